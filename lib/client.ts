@@ -1,0 +1,342 @@
+import http from 'node:http';
+import https from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
+import got, { type Got, type Response } from 'got';
+import { ItsMeError, normalizeErrors, redact, sanitizeCause } from './errors.js';
+import { parseClaims, toProfile } from './profile.js';
+import type {
+  ItsMeLanguage,
+  ItsMeProfile,
+  ItsMeResult,
+  StartRequest,
+  StartResponse,
+  ZignSecEnvironment,
+  ZignSecIdentity,
+} from './types.js';
+import { LANGUAGES } from './types.js';
+
+/** Options of {@link ItsMeClient}. */
+export interface ItsMeClientOptions {
+  /** ZignSec access token, sent raw in `Authorization`. */
+  apiKey: string;
+  /** `'test'` (default) or `'production'`. */
+  environment?: ZignSecEnvironment;
+  /** Overrides the host, e.g. the simulator's URL. `/v3/eid/itsme` is appended. */
+  baseURL?: string;
+  /** Milliseconds for each HTTP call. Default 10000. */
+  timeout?: number;
+  /** Largest response body read, in bytes. Default 1 MiB. */
+  maxResponseSize?: number;
+}
+
+/** Options of {@link ItsMeClient.waitForResult}. */
+export interface WaitForResultOptions {
+  /** Total milliseconds to wait for a final result. */
+  timeout: number;
+  /** First pause between polls, in ms. Default 1000; it grows by half each poll. */
+  interval?: number;
+  /** Longest pause between polls, in ms. Default 5000. */
+  maxInterval?: number;
+  /** Stops the wait; the promise rejects with `ERR_ITSME_ABORTED`. */
+  signal?: AbortSignal;
+}
+
+const HOSTS: Record<ZignSecEnvironment, string> = {
+  test: 'https://test.zignsec.com',
+  production: 'https://api.zignsec.com',
+};
+
+const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** @internal */
+export function checkClientOptions(owner: string, options: Partial<ItsMeClientOptions>): void {
+  if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') {
+    throw new TypeError(`${owner} requires an apiKey option`);
+  }
+  if (options.environment !== undefined && !(options.environment in HOSTS)) {
+    throw new TypeError(`${owner} environment option must be 'test' or 'production'`);
+  }
+  if (options.baseURL !== undefined && !isHttpUrl(options.baseURL)) {
+    throw new TypeError(`${owner} baseURL option must be an absolute http(s) URL`);
+  }
+  for (const name of ['timeout', 'maxResponseSize'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      throw new TypeError(`${owner} ${name} option must be a positive integer`);
+    }
+  }
+}
+
+/** @internal */
+export function isHttpUrl(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** `true` when the result is the end of the flow: finished, or failed with errors. */
+export function isFinal(result: Pick<ItsMeResult, 'state' | 'errors'>): boolean {
+  return result.errors.length > 0 || result.state.toLowerCase() === 'finished';
+}
+
+/**
+ * A small client for ZignSec's itsme API (v3): start a session, read its result, wait for a final
+ * result. The strategy uses it; app-to-app and server-side flows use it directly. Connections are
+ * kept alive and reused.
+ */
+export class ItsMeClient {
+  /** The base URL calls go to (no trailing slash). */
+  readonly baseURL: string;
+  /** Milliseconds for each HTTP call. */
+  readonly timeout: number;
+  /** Largest response body read, in bytes. */
+  readonly maxResponseSize: number;
+  /** @internal */
+  #apiKey: string;
+  /** @internal */
+  #got: Got;
+  /** @internal */
+  #inFlight = new Map<string, Promise<ItsMeResult>>();
+
+  constructor(options: ItsMeClientOptions) {
+    if (!options || typeof options !== 'object') throw new TypeError('ItsMeClient requires an options object');
+    checkClientOptions('ItsMeClient', options);
+    this.#apiKey = options.apiKey;
+    this.baseURL = (options.baseURL ?? HOSTS[options.environment ?? 'test']).replace(/\/+$/, '');
+    this.timeout = options.timeout ?? 10_000;
+    this.maxResponseSize = options.maxResponseSize ?? 1024 * 1024;
+    this.#got = got.extend({
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      followRedirect: false,
+      responseType: 'text',
+      agent: {
+        http: new http.Agent({ keepAlive: true, maxSockets: 256 }),
+        https: new https.Agent({ keepAlive: true, maxSockets: 256 }),
+      },
+      headers: { 'user-agent': 'passport-itsme', accept: 'application/json' },
+    });
+  }
+
+  /**
+   * Starts an itsme session: `POST /v3/eid/itsme`. Never retried.
+   * @throws {ItsMeError} on a non-2xx status, a body that is not JSON, a non-empty `errors`, or a
+   *   missing `id`/`redirectUrl`.
+   */
+  async start(request: StartRequest = {}, options: { signal?: AbortSignal } = {}): Promise<StartResponse> {
+    const body: Record<string, string> = {};
+    for (const key of ['relaystate', 'target', 'targetError', 'language', 'webhook'] as const) {
+      const value = request[key];
+      if (value !== undefined) body[key] = value;
+    }
+    if (body.language !== undefined && !LANGUAGES.includes(body.language as ItsMeLanguage)) {
+      throw new TypeError(`language must be one of ${LANGUAGES.join(', ')}`);
+    }
+    const { status, json } = await this.#call('POST', '', body, this.timeout, options.signal);
+    const errors = normalizeErrors(json.errors);
+    if (status < 200 || status > 299) throw httpError('start', status, errors);
+    if (errors.length > 0) {
+      throw new ItsMeError('ERR_ZIGNSEC_ERRORS', `ZignSec refused to start the itsme session: ${codes(errors)}`, {
+        status,
+        errors,
+      });
+    }
+    const { id, redirectUrl } = json;
+    if (typeof id !== 'string' || !SESSION_ID.test(id)) {
+      throw new ItsMeError('ERR_ZIGNSEC_BAD_RESPONSE', 'ZignSec start response has no valid id', { status });
+    }
+    if (!isHttpUrl(redirectUrl)) {
+      throw new ItsMeError('ERR_ZIGNSEC_BAD_RESPONSE', 'ZignSec start response has no valid redirectUrl', {
+        status,
+      });
+    }
+    return { id, redirectUrl };
+  }
+
+  /**
+   * Reads a session's result once: `GET /v3/eid/itsme/{id}`. A result that holds `errors` (cancel,
+   * expiry) is returned, not thrown: check `errors` and {@link isFinal}. Concurrent calls for the same
+   * id share one request.
+   * @throws {ItsMeError} on a non-2xx status, a body that is not JSON, or a result for another id.
+   */
+  getResult(id: string, options: { signal?: AbortSignal; timeout?: number } = {}): Promise<ItsMeResult> {
+    if (typeof id !== 'string' || !SESSION_ID.test(id)) {
+      return Promise.reject(new TypeError('getResult requires a ZignSec session id'));
+    }
+    const pending = this.#inFlight.get(id);
+    if (pending) return pending;
+    const promise = this.#fetchResult(id, options.timeout ?? this.timeout, options.signal).finally(() => {
+      this.#inFlight.delete(id);
+    });
+    this.#inFlight.set(id, promise);
+    return promise;
+  }
+
+  /**
+   * Polls a session until its result is final (finished, or failed with `errors`), with a growing
+   * pause between polls and one request at a time. 5xx answers, network errors and call time-outs are
+   * retried within the budget.
+   * @throws {ItsMeError} `ERR_ITSME_PENDING_TIMEOUT` when still not final at `timeout`,
+   *   `ERR_ITSME_ABORTED` when `signal` fires, or the last transient error when ZignSec never answered.
+   */
+  async waitForResult(id: string, options: WaitForResultOptions): Promise<ItsMeResult> {
+    const { timeout, signal } = options ?? ({} as WaitForResultOptions);
+    if (!(Number.isFinite(timeout) && timeout > 0)) throw new TypeError('waitForResult requires a timeout option');
+    let pause = options.interval ?? 1000;
+    const maxPause = options.maxInterval ?? 5000;
+    const deadline = Date.now() + timeout;
+    let lastError: ItsMeError | undefined;
+    for (;;) {
+      throwIfAborted(signal);
+      const remaining = deadline - Date.now();
+      try {
+        const result = await this.getResult(id, { timeout: Math.max(1, Math.min(this.timeout, remaining)), signal });
+        lastError = undefined;
+        if (isFinal(result)) return result;
+      } catch (err) {
+        if (!isTransient(err)) throw err;
+        lastError = err;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw (
+          lastError ??
+          new ItsMeError('ERR_ITSME_PENDING_TIMEOUT', `itsme session was not finished within ${timeout} ms`)
+        );
+      }
+      try {
+        await sleep(Math.min(pause, left), undefined, { signal });
+      } catch {
+        throwIfAborted(signal);
+      }
+      pause = Math.min(maxPause, Math.round(pause * 1.5));
+    }
+  }
+
+  /** Maps a finished result to a Passport profile (the mapping the strategy uses). */
+  toProfile(result: ItsMeResult): ItsMeProfile {
+    return toProfile(result);
+  }
+
+  async #fetchResult(id: string, timeout: number, signal?: AbortSignal): Promise<ItsMeResult> {
+    const { status, json, text } = await this.#call('GET', `/${id}`, undefined, timeout, signal);
+    const errors = normalizeErrors(json.errors);
+    if (status < 200 || status > 299) throw httpError('result', status, errors);
+    if (json.id !== id) {
+      throw new ItsMeError('ERR_ITSME_ID_MISMATCH', 'ZignSec returned the result of another session', { status });
+    }
+    const identity = json.identity;
+    const result: ItsMeResult = {
+      id,
+      state: typeof json.state === 'string' ? json.state : '',
+      errors,
+      providerData: parseClaims(json.providerData),
+      raw: text,
+    };
+    if (identity && typeof identity === 'object' && !Array.isArray(identity)) {
+      result.identity = identity as ZignSecIdentity;
+    }
+    return result;
+  }
+
+  async #call(
+    method: 'GET' | 'POST',
+    path: string,
+    body: object | undefined,
+    timeout: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
+    throwIfAborted(signal);
+    const what = method === 'POST' ? 'start' : 'result';
+    let response: Response<string>;
+    const request = this.#got(`${this.baseURL}/v3/eid/itsme${path}`, {
+      method,
+      headers: { authorization: this.#apiKey },
+      ...(body === undefined ? {} : { json: body }),
+      timeout: { request: timeout },
+      ...(signal ? { signal } : {}),
+    });
+    let tooLarge = false;
+    request.on('downloadProgress', ({ transferred }) => {
+      if (transferred > this.maxResponseSize && !tooLarge) {
+        tooLarge = true;
+        request.cancel();
+      }
+    });
+    try {
+      response = await request;
+    } catch (err) {
+      if (tooLarge) {
+        throw new ItsMeError(
+          'ERR_ZIGNSEC_BAD_RESPONSE',
+          `ZignSec ${what} response is larger than ${this.maxResponseSize} bytes`,
+        );
+      }
+      throw this.#wrap(err, what);
+    }
+    const text = response.body;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      if (response.statusCode >= 500) throw httpError(what, response.statusCode, []);
+      throw new ItsMeError(
+        'ERR_ZIGNSEC_BAD_RESPONSE',
+        `ZignSec ${what} response (HTTP ${response.statusCode}) is not JSON`,
+        { status: response.statusCode, cause: sanitizeCause(err, this.#apiKey) },
+      );
+    }
+    if (!json || typeof json !== 'object' || Array.isArray(json)) {
+      if (response.statusCode >= 500) throw httpError(what, response.statusCode, []);
+      throw new ItsMeError(
+        'ERR_ZIGNSEC_BAD_RESPONSE',
+        `ZignSec ${what} response (HTTP ${response.statusCode}) is not a JSON object`,
+        { status: response.statusCode },
+      );
+    }
+    return { status: response.statusCode, json: json as Record<string, unknown>, text };
+  }
+
+  #wrap(err: unknown, what: string): ItsMeError {
+    const code = (err as { code?: unknown }).code;
+    const cause = sanitizeCause(err, this.#apiKey);
+    if (code === 'ERR_ABORTED' || code === 'ABORT_ERR' || (err as Error)?.name === 'AbortError') {
+      return new ItsMeError('ERR_ITSME_ABORTED', `ZignSec ${what} call was aborted`, { cause });
+    }
+    if (code === 'ETIMEDOUT') {
+      return new ItsMeError('ERR_ZIGNSEC_TIMEOUT', `ZignSec ${what} call timed out`, { cause });
+    }
+    return new ItsMeError(
+      'ERR_ZIGNSEC_NETWORK',
+      `ZignSec ${what} call failed: ${redact(cause.message, this.#apiKey)}`,
+      { cause },
+    );
+  }
+}
+
+function httpError(what: string, status: number, errors: ReturnType<typeof normalizeErrors>): ItsMeError {
+  const detail = errors.length ? `: ${codes(errors)}` : '';
+  const hint = status === 401 || status === 403 ? ' (check the API key and the IP allow-list)' : '';
+  return new ItsMeError('ERR_ZIGNSEC_HTTP_STATUS', `ZignSec ${what} call answered HTTP ${status}${detail}${hint}`, {
+    status,
+    errors,
+  });
+}
+
+function codes(errors: { code: string; description?: string }[]): string {
+  return errors.map((e) => (e.description ? `${e.code} (${e.description})` : e.code)).join(', ');
+}
+
+function isTransient(err: unknown): err is ItsMeError {
+  if (!(err instanceof ItsMeError)) return false;
+  if (err.code === 'ERR_ZIGNSEC_NETWORK' || err.code === 'ERR_ZIGNSEC_TIMEOUT') return true;
+  return err.code === 'ERR_ZIGNSEC_HTTP_STATUS' && (err.status ?? 0) >= 500;
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new ItsMeError('ERR_ITSME_ABORTED', 'Waiting for the itsme result was aborted');
+}

@@ -1,0 +1,124 @@
+/**
+ * Stable error codes carried by every {@link ItsMeError}.
+ *
+ * - `ERR_ZIGNSEC_HTTP_STATUS`: ZignSec answered with a non-2xx status.
+ * - `ERR_ZIGNSEC_ERRORS`: ZignSec answered 2xx with a non-empty `errors` list.
+ * - `ERR_ZIGNSEC_BAD_RESPONSE`: the body was not JSON, too large, or lacked a required field.
+ * - `ERR_ZIGNSEC_TIMEOUT`: a call, or the whole wait for a final result, ran out of time.
+ * - `ERR_ZIGNSEC_NETWORK`: the connection failed (refused, reset, DNS, TLS).
+ * - `ERR_ITSME_PENDING_TIMEOUT`: the person did not finish the itsme flow within the wait.
+ * - `ERR_ITSME_ABORTED`: the caller's `AbortSignal` fired.
+ * - `ERR_ITSME_ID_MISMATCH`: the result's `id` is not the session that was asked for.
+ * - `ERR_ITSME_NO_SUBJECT`: the result holds neither an itsme `sub` nor a personal number.
+ * - `ERR_ITSME_SESSION_REQUIRED`: the default store found no `req.session`.
+ */
+export type ItsMeErrorCode =
+  | 'ERR_ZIGNSEC_HTTP_STATUS'
+  | 'ERR_ZIGNSEC_ERRORS'
+  | 'ERR_ZIGNSEC_BAD_RESPONSE'
+  | 'ERR_ZIGNSEC_TIMEOUT'
+  | 'ERR_ZIGNSEC_NETWORK'
+  | 'ERR_ITSME_PENDING_TIMEOUT'
+  | 'ERR_ITSME_ABORTED'
+  | 'ERR_ITSME_ID_MISMATCH'
+  | 'ERR_ITSME_NO_SUBJECT'
+  | 'ERR_ITSME_SESSION_REQUIRED';
+
+/** One entry of ZignSec's `errors` list, normalised: plain strings become `{ code }`. */
+export interface ZignSecErrorEntry {
+  code: string;
+  description?: string;
+}
+
+/** Extra fields an {@link ItsMeError} may carry. */
+export interface ItsMeErrorDetails {
+  /** The underlying problem. Never a `got` error: those hold the request headers, API key included. */
+  cause?: unknown;
+  /** HTTP status ZignSec answered with, when there was one. */
+  status?: number;
+  /** ZignSec's error list, when it sent one. */
+  errors?: ZignSecErrorEntry[];
+}
+
+/**
+ * The one error class of this package. Branch on {@link ItsMeError.code}, which is stable across
+ * versions, rather than on the message.
+ */
+export class ItsMeError extends Error {
+  override name = 'ItsMeError';
+  readonly code: ItsMeErrorCode;
+  readonly status?: number;
+  readonly errors?: ZignSecErrorEntry[];
+
+  constructor(code: ItsMeErrorCode, message: string, details: ItsMeErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    if (details.status !== undefined) this.status = details.status;
+    if (details.errors !== undefined) this.errors = details.errors;
+  }
+}
+
+/**
+ * Turns anything thrown by the HTTP layer into a plain `Error` that keeps the message and the
+ * system error code (`ECONNREFUSED`, ...) and nothing else: no request options, no headers.
+ * @internal
+ */
+export function sanitizeCause(err: unknown, secret: string): Error {
+  const source = err instanceof Error ? err : new Error(String(err));
+  const clean = new Error(redact(source.message, secret));
+  clean.name = source.name;
+  const code = (source as { code?: unknown }).code;
+  if (typeof code === 'string') Object.defineProperty(clean, 'code', { value: code, enumerable: true });
+  clean.stack = `${clean.name}: ${clean.message}`;
+  return clean;
+}
+
+/** @internal */
+export function redact(text: string, secret: string): string {
+  return secret ? text.split(secret).join('[redacted]') : text;
+}
+
+/**
+ * Normalises ZignSec's `errors` field: objects `{code, description}` and, as older APIs send, plain
+ * strings. Anything else becomes `UNKNOWN`.
+ * @internal
+ */
+export function normalizeErrors(value: unknown): ZignSecErrorEntry[] {
+  if (value === undefined || value === null) return [];
+  const list = Array.isArray(value) ? value : [value];
+  return list.map((entry): ZignSecErrorEntry => {
+    if (typeof entry === 'string') return { code: entry.slice(0, 200) };
+    if (entry && typeof entry === 'object') {
+      const { code, description } = entry as { code?: unknown; description?: unknown };
+      const out: ZignSecErrorEntry = { code: typeof code === 'string' && code ? code.slice(0, 200) : 'UNKNOWN' };
+      if (typeof description === 'string') out.description = description.slice(0, 1000);
+      return out;
+    }
+    return { code: 'UNKNOWN' };
+  });
+}
+
+const FRIENDLY: Record<string, string> = {
+  USER_CANCEL: 'The itsme login was cancelled.',
+  CANCELLED: 'The itsme login was cancelled.',
+  USER_CANCELLED: 'The itsme login was cancelled.',
+  EXPIRED_TRANSACTION: 'The itsme login expired before it was confirmed. Please try again.',
+  EXPIRED: 'The itsme login expired before it was confirmed. Please try again.',
+  ALREADY_COLLECTED: 'This itsme login has already been used. Please start again.',
+  SESSION_NOT_FOUND: 'This itsme login is unknown or has expired. Please start again.',
+  START_FAILED: 'The itsme login could not be started. Please try again.',
+  ACCESS_DENIED_RP: 'itsme login is not available for this site right now.',
+};
+
+/**
+ * A sentence a person understands for ZignSec's error list (cancelled, expired, ...).
+ * @internal
+ */
+export function describeErrors(errors: ZignSecErrorEntry[]): string {
+  for (const e of errors) {
+    const text = FRIENDLY[e.code.toUpperCase()];
+    if (text) return text;
+  }
+  const codes = errors.map((e) => e.code).join(', ');
+  return `The itsme login did not succeed (${codes || 'unknown error'}).`;
+}

@@ -1,0 +1,30 @@
+export type { ItsMeClientOptions, WaitForResultOptions } from './client.js';
+export { ItsMeClient, isFinal } from './client.js';
+export type { ItsMeErrorCode, ItsMeErrorDetails, ZignSecErrorEntry } from './errors.js';
+export { ItsMeError } from './errors.js';
+export { parseClaims, toProfile } from './profile.js';
+export type { PendingLogin, RelayStateStore, SessionRelayStateStoreOptions } from './store.js';
+export { SessionRelayStateStore } from './store.js';
+export type {
+  ItsMeAuthenticateOptions,
+  ItsMeStrategyOptions,
+  ItsMeStrategyOptionsBase,
+  ItsMeStrategyOptionsWithRequest,
+  VerifyCallback,
+  VerifyFunction,
+  VerifyFunctionWithRequest,
+  VerifyResult,
+} from './strategy.js';
+export { ItsMeStrategy, ItsMeStrategy as Strategy, ItsMeStrategy as default } from './strategy.js';
+export type {
+  ItsMeAddress,
+  ItsMeAddressClaim,
+  ItsMeClaims,
+  ItsMeLanguage,
+  ItsMeProfile,
+  ItsMeResult,
+  StartRequest,
+  StartResponse,
+  ZignSecEnvironment,
+  ZignSecIdentity,
+} from './types.js';

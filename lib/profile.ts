@@ -1,0 +1,146 @@
+import { ItsMeError } from './errors.js';
+import type { ItsMeAddress, ItsMeAddressClaim, ItsMeClaims, ItsMeProfile, ItsMeResult } from './types.js';
+
+/**
+ * Parses ZignSec's `providerData`: a JSON string of itsme claims (or, tolerated, an object already).
+ * Anything else, or a string that is not a JSON object, gives `null`. Never throws.
+ */
+export function parseClaims(value: unknown): ItsMeClaims | null {
+  const parsed = typeof value === 'string' ? parseObject(value) : value;
+  return isObject(parsed) ? (parsed as ItsMeClaims) : null;
+}
+
+/**
+ * Maps an itsme result to a Passport profile. Names, e-mail, phone and birth date come from the itsme
+ * claims in `providerData`; ZignSec's `identity` block is used only when `providerData` is missing or
+ * unreadable, since its name fields are known to be wrong.
+ *
+ * @throws {ItsMeError} `ERR_ITSME_NO_SUBJECT` when the result has neither `sub` nor a personal number.
+ */
+export function toProfile(result: ItsMeResult): ItsMeProfile {
+  const claims = isObject(result.providerData) ? result.providerData : null;
+  const identity = isObject(result.identity) ? result.identity : {};
+  const fromIdentity = claims === null;
+  const c: Record<string, unknown> = claims ?? {};
+
+  const id = str(c.sub) ?? str(identity.personalNumber);
+  if (!id) {
+    throw new ItsMeError('ERR_ITSME_NO_SUBJECT', 'The itsme result holds no subject identifier (sub)');
+  }
+
+  const givenName = str(c.given_name) ?? (fromIdentity ? str(identity.firstName) : undefined);
+  const familyName = str(c.family_name) ?? (fromIdentity ? str(identity.lastName) : undefined);
+  const joined = [givenName, familyName].filter(Boolean).join(' ');
+  const displayName = str(c.name) ?? (joined || (fromIdentity ? str(identity.fullName) : undefined) || '');
+
+  const profile: ItsMeProfile = {
+    provider: 'itsme',
+    id,
+    displayName,
+    sessionId: result.id,
+    _raw: result.raw,
+    _json: {
+      id: result.id,
+      state: result.state,
+      errors: result.errors,
+      ...(result.identity ? { identity: result.identity } : {}),
+      providerData: claims,
+    },
+  };
+  if (givenName || familyName) {
+    profile.name = {};
+    if (givenName) profile.name.givenName = givenName;
+    if (familyName) profile.name.familyName = familyName;
+  }
+
+  const email = str(c.email) ?? (fromIdentity ? str(identity.email) : undefined);
+  if (email) profile.emails = [{ value: email, verified: c.email_verified === true }];
+  const phone = str(c.phone_number) ?? (fromIdentity ? str(identity.phone) : undefined);
+  if (phone) profile.phoneNumbers = [{ value: phone, verified: c.phone_number_verified === true }];
+
+  const address = toAddress(c, str(identity.addressInfoRaw));
+  if (address) profile.addresses = [address];
+
+  set(profile, 'birthday', str(c.birthdate) ?? str(identity.dateOfBirth));
+  set(profile, 'gender', str(c.gender) ?? str(identity.gender));
+  set(profile, 'locale', str(c.locale));
+  set(profile, 'countryCode', str(identity.countryCode) ?? address?.country);
+  set(profile, 'nationality', str(c.nationality));
+  set(profile, 'placeOfBirth', str(c.place_of_birth));
+  set(profile, 'cityOfBirth', str(c.city_of_birth));
+  set(profile, 'photo', str(c.photo));
+  addEid(profile, c);
+  return profile;
+}
+
+function toAddress(claims: Record<string, unknown>, raw: string | undefined): ItsMeAddress | undefined {
+  const parsed = claims.ParsedAddress;
+  const claim = isObject(parsed)
+    ? (parsed as ItsMeAddressClaim)
+    : typeof claims.address === 'string'
+      ? parseObject(claims.address)
+      : claims.address;
+  const out: ItsMeAddress = {};
+  if (isObject(claim)) {
+    const a = claim as ItsMeAddressClaim;
+    set(out, 'streetAddress', str(a.street_address));
+    set(out, 'locality', str(a.locality));
+    set(out, 'postalCode', str(a.postal_code));
+    set(out, 'region', str(a.region));
+    set(out, 'country', str(a.country));
+    set(out, 'formatted', str(a.formatted));
+  }
+  if (raw) out.formatted = raw;
+  if (!out.formatted && (out.streetAddress || out.locality)) {
+    out.formatted = [out.streetAddress, [out.postalCode, out.locality].filter(Boolean).join(' ')]
+      .filter(Boolean)
+      .join(', ');
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+function addEid(profile: ItsMeProfile, claims: Record<string, unknown>): void {
+  const eid = claims.eid;
+  if (typeof eid === 'string') set(profile, 'eid', str(eid));
+  const nested = isObject(eid) ? (eid as Record<string, unknown>) : {};
+  const suffix = (name: string): string | undefined => {
+    for (const [key, value] of Object.entries(claims)) if (key.endsWith(name)) return str(value);
+    return undefined;
+  };
+  set(
+    profile,
+    'nationalRegisterNumber',
+    str(nested.national_number) ??
+      str(nested.nationalNumber) ??
+      str(claims.national_number) ??
+      suffix('BENationalNumber'),
+  );
+  set(
+    profile,
+    'eidCardNumber',
+    str(nested.eid) ?? str(nested.card_number) ?? str(claims.eid_card_number) ?? suffix('BEeidSn'),
+  );
+}
+
+function set<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined): void {
+  if (value !== undefined) target[key] = value;
+}
+
+function str(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const trimmed = value.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseObject(text: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    return isObject(value) ? value : null;
+  } catch {
+    return null;
+  }
+}

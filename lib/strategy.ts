@@ -1,0 +1,296 @@
+import type { Request } from 'express';
+import { Strategy as PassportStrategy } from 'passport-strategy';
+import { checkClientOptions, ItsMeClient, isHttpUrl } from './client.js';
+import { describeErrors, ItsMeError } from './errors.js';
+import { toProfile } from './profile.js';
+import { createRelayState, readRelayState } from './relaystate.js';
+import { type RelayStateStore, SessionRelayStateStore } from './store.js';
+import type { ItsMeLanguage, ItsMeProfile, StartRequest, ZignSecEnvironment } from './types.js';
+import { LANGUAGES } from './types.js';
+
+/** Options shared by both constructor forms of {@link ItsMeStrategy}. */
+export interface ItsMeStrategyOptionsBase {
+  /** ZignSec access token, sent raw in `Authorization`. Required. */
+  apiKey: string;
+  /** Absolute http(s) URL of the app's return route, sent to ZignSec as `target`. Required. */
+  callbackURL: string;
+  /** `'test'` (https://test.zignsec.com, the default) or `'production'` (https://api.zignsec.com). */
+  environment?: ZignSecEnvironment;
+  /** Overrides the host (the simulator, a proxy); `/v3/eid/itsme...` is appended. */
+  baseURL?: string;
+  /** Sent as `targetError`, where ZignSec sends the browser on cancel or error. Default `callbackURL`. */
+  errorCallbackURL?: string;
+  /** Language of the itsme screens. Default: none (itsme chooses). */
+  language?: ItsMeLanguage;
+  /** Sent as `webhook`: where ZignSec posts the result. Default: none. */
+  webhookURL?: string;
+  /** Where relaystate -> ZignSec session id is kept. Default: a {@link SessionRelayStateStore}. */
+  store?: RelayStateStore;
+  /** Milliseconds for each HTTP call to ZignSec. Default 10000. */
+  timeout?: number;
+  /** Milliseconds to keep polling, at the callback, a result that is not final yet. Default 5000. */
+  pendingTimeout?: number;
+  /** Largest ZignSec response body read, in bytes. Default 1 MiB. */
+  maxResponseSize?: number;
+  /** Strategy name for `passport.authenticate(name)`. Default `'itsme'`. */
+  name?: string;
+}
+
+/** Options when `verify` does not receive the request. */
+export interface ItsMeStrategyOptions extends ItsMeStrategyOptionsBase {
+  passReqToCallback?: false;
+}
+
+/** Options when `verify` receives the request first. */
+export interface ItsMeStrategyOptionsWithRequest extends ItsMeStrategyOptionsBase {
+  passReqToCallback: true;
+}
+
+/** The `done` callback handed to `verify`. */
+export type VerifyCallback = (err?: Error | null, user?: Express.User | false | null, info?: object) => void;
+
+/** What a promise-returning `verify` may resolve to: a user logs in, `false`/`null` fails. */
+export type VerifyResult = Express.User | false | null | undefined;
+
+/** `verify(profile, done)`; may instead return a promise of the user. */
+export type VerifyFunction = (profile: ItsMeProfile, done: VerifyCallback) => void | Promise<VerifyResult>;
+
+/** `verify(req, profile, done)`, with `passReqToCallback: true`; may return a promise of the user. */
+export type VerifyFunctionWithRequest = (
+  req: Request,
+  profile: ItsMeProfile,
+  done: VerifyCallback,
+) => void | Promise<VerifyResult>;
+
+/** Options accepted by `passport.authenticate('itsme', options)` besides Passport's own. */
+export interface ItsMeAuthenticateOptions {
+  /** Language of the itsme screens for this login; overrides the strategy's `language`. */
+  language?: ItsMeLanguage;
+  [key: string]: unknown;
+}
+
+const CONSUMED_MAX = 10_000;
+const CONSUMED_TTL = 15 * 60_000;
+
+/**
+ * Passport strategy for itsme through ZignSec.
+ *
+ * Without `relaystate` in the request it starts a login and redirects to itsme; with one (the way
+ * back from ZignSec) it takes the pending login from the store, reads the result with the API key,
+ * builds the profile and calls `verify`.
+ */
+export class ItsMeStrategy extends PassportStrategy {
+  name: string;
+  /** The client used for ZignSec calls. */
+  readonly client: ItsMeClient;
+  /** Where pending logins are kept. */
+  readonly store: RelayStateStore;
+  /** Where ZignSec sends the browser back (`target`). */
+  readonly callbackURL: string;
+  /** Where ZignSec sends the browser on cancel or error (`targetError`). */
+  readonly errorCallbackURL: string;
+  /** Default language of the itsme screens. */
+  readonly language: ItsMeLanguage | undefined;
+  /** Sent as `webhook`. */
+  readonly webhookURL: string | undefined;
+  /** Milliseconds the callback polls a result that is not final yet. */
+  readonly pendingTimeout: number;
+  /** @internal */
+  #passReqToCallback: boolean;
+  /** @internal */
+  #verify: VerifyFunction | VerifyFunctionWithRequest;
+  /** ZignSec session ids whose callback ran in this process, to stop two parallel uses. @internal */
+  #consumed = new Map<string, number>();
+
+  constructor(options: ItsMeStrategyOptions, verify: VerifyFunction);
+  constructor(options: ItsMeStrategyOptionsWithRequest, verify: VerifyFunctionWithRequest);
+  constructor(
+    options: ItsMeStrategyOptions | ItsMeStrategyOptionsWithRequest,
+    verify: VerifyFunction | VerifyFunctionWithRequest,
+  ) {
+    super();
+    if (!options || typeof options !== 'object') throw new TypeError('ItsMeStrategy requires an options object');
+    checkOptions(options);
+    if (typeof verify !== 'function') throw new TypeError('ItsMeStrategy requires a verify function');
+    this.name = options.name ?? 'itsme';
+    this.callbackURL = options.callbackURL;
+    this.errorCallbackURL = options.errorCallbackURL ?? options.callbackURL;
+    this.language = options.language;
+    this.webhookURL = options.webhookURL;
+    this.pendingTimeout = options.pendingTimeout ?? 5000;
+    this.#passReqToCallback = options.passReqToCallback === true;
+    this.#verify = verify;
+    this.store = options.store ?? new SessionRelayStateStore();
+    this.client = new ItsMeClient({
+      apiKey: options.apiKey,
+      ...(options.environment ? { environment: options.environment } : {}),
+      ...(options.baseURL ? { baseURL: options.baseURL } : {}),
+      ...(options.timeout ? { timeout: options.timeout } : {}),
+      ...(options.maxResponseSize ? { maxResponseSize: options.maxResponseSize } : {}),
+    });
+  }
+
+  /** Called by Passport. Starts a login, or completes one when the request carries `relaystate`. */
+  override authenticate(req: Request, options: ItsMeAuthenticateOptions = {}): void {
+    // Passport calls this on an object created from the strategy, which holds success/fail/...
+    let owner: object | null = this;
+    while (owner !== null && !(#verify in owner)) owner = Object.getPrototypeOf(owner) as object | null;
+    if (owner === null) {
+      this.error(new Error('ItsMeStrategy.authenticate called on an object that is not an ItsMeStrategy'));
+      return;
+    }
+    const self = owner as ItsMeStrategy;
+    const input = readRelayState(req);
+    let work: Promise<void>;
+    if (input.kind === 'absent') work = self.#start(this, req, options ?? {});
+    else if (input.kind === 'invalid') {
+      this.fail({ message: `Invalid itsme callback: ${input.reason}.` }, 400);
+      return;
+    } else work = self.#complete(this, req, input.value);
+    work.catch((err: unknown) => this.error(err instanceof Error ? err : new Error(String(err))));
+  }
+
+  /**
+   * Overridable hook: the body of the start call for this request. The default sends the relaystate,
+   * `callbackURL` as `target`, `errorCallbackURL` as `targetError`, the language and the webhook.
+   */
+  startParams(_req: Request, options: ItsMeAuthenticateOptions, relayState: string): StartRequest {
+    const params: StartRequest = {
+      relaystate: relayState,
+      target: this.callbackURL,
+      targetError: this.errorCallbackURL,
+    };
+    const language = options.language ?? this.language;
+    if (language) params.language = language;
+    if (this.webhookURL) params.webhook = this.webhookURL;
+    return params;
+  }
+
+  async #start(actions: ItsMeStrategy, req: Request, options: ItsMeAuthenticateOptions): Promise<void> {
+    if (options.language !== undefined && !LANGUAGES.includes(options.language)) {
+      throw new TypeError(`ItsMeStrategy language must be one of ${LANGUAGES.join(', ')}`);
+    }
+    const relayState = createRelayState();
+    const { id, redirectUrl } = await this.client.start(actions.startParams(req, options, relayState));
+    await this.store.save(req, relayState, { sessionId: id, createdAt: Date.now() });
+    actions.redirect(redirectUrl);
+  }
+
+  async #complete(actions: ItsMeStrategy, req: Request, relayState: string): Promise<void> {
+    const pending = await this.store.take(req, relayState);
+    if (!pending || !this.#claim(pending.sessionId)) {
+      actions.fail(
+        { message: 'This itsme login is unknown, was already used or has expired. Please start again.' },
+        403,
+      );
+      return;
+    }
+    let result: Awaited<ReturnType<ItsMeClient['waitForResult']>>;
+    try {
+      result = await this.client.waitForResult(pending.sessionId, {
+        timeout: this.pendingTimeout,
+        interval: 250,
+        maxInterval: 1000,
+      });
+    } catch (err) {
+      if (err instanceof ItsMeError && err.code === 'ERR_ITSME_PENDING_TIMEOUT') {
+        actions.fail({ message: 'The itsme login was not confirmed in time. Please try again.' }, 401);
+        return;
+      }
+      throw err;
+    }
+    if (result.errors.length > 0) {
+      const first = result.errors[0];
+      actions.fail({ message: describeErrors(result.errors), ...(first ? { code: first.code } : {}) }, 401);
+      return;
+    }
+    let profile: ItsMeProfile;
+    try {
+      profile = toProfile(result);
+    } catch (err) {
+      if (err instanceof ItsMeError && err.code === 'ERR_ITSME_NO_SUBJECT') {
+        actions.fail({ message: 'itsme did not return who logged in. Please try again.' }, 401);
+        return;
+      }
+      throw err;
+    }
+    const { user, info } = await this.#callVerify(req, profile);
+    if (!user) {
+      actions.fail(info ?? { message: 'Login refused.' }, 401);
+      return;
+    }
+    actions.success(user, info);
+  }
+
+  #claim(sessionId: string): boolean {
+    const now = Date.now();
+    for (const [id, expires] of this.#consumed) {
+      if (expires > now && this.#consumed.size < CONSUMED_MAX) break;
+      this.#consumed.delete(id);
+    }
+    if (this.#consumed.has(sessionId)) return false;
+    this.#consumed.set(sessionId, now + CONSUMED_TTL);
+    return true;
+  }
+
+  #callVerify(req: Request, profile: ItsMeProfile): Promise<{ user: VerifyResult; info?: object }> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const done: VerifyCallback = (err, user, info) => {
+        if (settled) return;
+        settled = true;
+        if (err) reject(err);
+        else resolve(info === undefined ? { user } : { user, info });
+      };
+      let returned: unknown;
+      try {
+        returned = this.#passReqToCallback
+          ? (this.#verify as VerifyFunctionWithRequest)(req, profile, done)
+          : (this.#verify as VerifyFunction)(profile, done);
+      } catch (err) {
+        done(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      if (returned && typeof (returned as PromiseLike<unknown>).then === 'function') {
+        (returned as PromiseLike<VerifyResult>).then(
+          (user) => done(null, user),
+          (err: unknown) => done(err instanceof Error ? err : new Error(String(err ?? 'verify rejected'))),
+        );
+      }
+    });
+  }
+}
+
+function checkOptions(options: ItsMeStrategyOptions | ItsMeStrategyOptionsWithRequest): void {
+  checkClientOptions('ItsMeStrategy', options);
+  if (options.callbackURL === undefined) throw new TypeError('ItsMeStrategy requires a callbackURL option');
+  for (const name of ['callbackURL', 'errorCallbackURL', 'webhookURL'] as const) {
+    if (options[name] !== undefined && !isHttpUrl(options[name])) {
+      throw new TypeError(`ItsMeStrategy ${name} option must be an absolute http(s) URL`);
+    }
+  }
+  if (options.language !== undefined && !LANGUAGES.includes(options.language)) {
+    throw new TypeError(`ItsMeStrategy language option must be one of ${LANGUAGES.join(', ')}`);
+  }
+  if (options.passReqToCallback !== undefined && typeof options.passReqToCallback !== 'boolean') {
+    throw new TypeError('ItsMeStrategy passReqToCallback option must be a boolean');
+  }
+  const store = options.store as Partial<RelayStateStore> | undefined;
+  if (store !== undefined && (typeof store?.save !== 'function' || typeof store?.take !== 'function')) {
+    throw new TypeError('ItsMeStrategy store option must have save and take methods');
+  }
+  const pendingTimeout = options.pendingTimeout;
+  if (pendingTimeout !== undefined && !(Number.isInteger(pendingTimeout) && pendingTimeout > 0)) {
+    throw new TypeError('ItsMeStrategy pendingTimeout option must be a positive integer');
+  }
+  if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
+    throw new TypeError('ItsMeStrategy name option must be a non-empty string');
+  }
+}
+
+declare module 'passport' {
+  interface AuthenticateOptions {
+    /** itsme: language of the itsme screens for this login (`fr`, `nl`, `en`, `de`). */
+    language?: ItsMeLanguage;
+  }
+}
