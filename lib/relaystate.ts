@@ -45,9 +45,9 @@ function queryOf(req: { query?: unknown; url?: string }): unknown {
 
 function lookup(container: unknown): { found: true; value: unknown } | { found: false } {
   if (!container || typeof container !== 'object') return { found: false };
-  if (!Object.hasOwn(container, 'relaystate')) {
-    const nested = Object.keys(container).some((key) => /^relaystate[[.]/.test(key));
-    return nested ? { found: true, value: undefined } : { found: false };
-  }
+  // `relaystate[a]=x` under Express 5's simple parser: a nested form, never one plain string.
+  const nested = Object.keys(container).some((key) => /^relaystate[[.]/.test(key));
+  if (nested) return { found: true, value: undefined };
+  if (!Object.hasOwn(container, 'relaystate')) return { found: false };
   return { found: true, value: (container as Record<string, unknown>).relaystate };
 }
