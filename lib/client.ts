@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import got, { type Got, type Response } from 'got';
-import { ItsMeError, normalizeErrors, redact, sanitizeCause } from './errors.js';
+import { ItsMeError, normalizeErrors, redact, sanitizeCause, type ZignSecErrorEntry } from './errors.js';
 import { parseClaims, toProfile } from './profile.js';
 import type {
   ItsMeLanguage,
@@ -48,12 +48,20 @@ const HOSTS: Record<ZignSecEnvironment, string> = {
 
 const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
+/** What an `Authorization` header value can carry unchanged: visible ASCII, inner spaces allowed. */
+const API_KEY = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
 /** @internal */
 export function checkClientOptions(owner: string, options: Partial<ItsMeClientOptions>): void {
   if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') {
     throw new TypeError(`${owner} requires an apiKey option`);
   }
-  if (options.environment !== undefined && !(options.environment in HOSTS)) {
+  if (!API_KEY.test(options.apiKey)) {
+    throw new TypeError(
+      `${owner} apiKey option must be printable ASCII with no surrounding whitespace (check for a trailing newline)`,
+    );
+  }
+  if (options.environment !== undefined && !Object.hasOwn(HOSTS, options.environment)) {
     throw new TypeError(`${owner} environment option must be 'test' or 'production'`);
   }
   if (options.baseURL !== undefined && !isHttpUrl(options.baseURL)) {
@@ -137,8 +145,8 @@ export class ItsMeClient {
       throw new TypeError(`language must be one of ${LANGUAGES.join(', ')}`);
     }
     const { status, json } = await this.#call('POST', '', body, this.timeout, options.signal);
-    const errors = normalizeErrors(json.errors);
-    if (status < 200 || status > 299) throw httpError('start', status, errors);
+    const errors = this.#errors(json.errors);
+    if (!isOk(status)) throw httpError('start', status, errors);
     if (errors.length > 0) {
       throw new ItsMeError('ERR_ZIGNSEC_ERRORS', `ZignSec refused to start the itsme session: ${codes(errors)}`, {
         status,
@@ -224,9 +232,10 @@ export class ItsMeClient {
 
   async #fetchResult(id: string, timeout: number, signal?: AbortSignal): Promise<ItsMeResult> {
     const { status, json, text } = await this.#call('GET', `/${id}`, undefined, timeout, signal);
-    const errors = normalizeErrors(json.errors);
-    if (status < 200 || status > 299) throw httpError('result', status, errors);
-    if (json.id !== id) {
+    const errors = this.#errors(json.errors);
+    if (!isOk(status)) throw httpError('result', status, errors);
+    const failedWithoutId = (json.id === undefined || json.id === null) && errors.length > 0;
+    if (json.id !== id && !failedWithoutId) {
       throw new ItsMeError('ERR_ITSME_ID_MISMATCH', 'ZignSec returned the result of another session', { status });
     }
     const identity = json.identity;
@@ -283,7 +292,7 @@ export class ItsMeClient {
     try {
       json = JSON.parse(text);
     } catch (err) {
-      if (response.statusCode >= 500) throw httpError(what, response.statusCode, []);
+      if (!isOk(response.statusCode)) throw httpError(what, response.statusCode, []);
       throw new ItsMeError(
         'ERR_ZIGNSEC_BAD_RESPONSE',
         `ZignSec ${what} response (HTTP ${response.statusCode}) is not JSON`,
@@ -291,7 +300,7 @@ export class ItsMeClient {
       );
     }
     if (!json || typeof json !== 'object' || Array.isArray(json)) {
-      if (response.statusCode >= 500) throw httpError(what, response.statusCode, []);
+      if (!isOk(response.statusCode)) throw httpError(what, response.statusCode, []);
       throw new ItsMeError(
         'ERR_ZIGNSEC_BAD_RESPONSE',
         `ZignSec ${what} response (HTTP ${response.statusCode}) is not a JSON object`,
@@ -299,6 +308,15 @@ export class ItsMeClient {
       );
     }
     return { status: response.statusCode, json: json as Record<string, unknown>, text };
+  }
+
+  /** ZignSec's error list, normalised, with the API key cut out should ZignSec echo it. */
+  #errors(value: unknown): ZignSecErrorEntry[] {
+    return normalizeErrors(value).map((e) => {
+      const out: ZignSecErrorEntry = { code: redact(e.code, this.#apiKey) };
+      if (e.description !== undefined) out.description = redact(e.description, this.#apiKey);
+      return out;
+    });
   }
 
   #wrap(err: unknown, what: string): ItsMeError {
@@ -318,13 +336,17 @@ export class ItsMeClient {
   }
 }
 
-function httpError(what: string, status: number, errors: ReturnType<typeof normalizeErrors>): ItsMeError {
+function httpError(what: string, status: number, errors: ZignSecErrorEntry[]): ItsMeError {
   const detail = errors.length ? `: ${codes(errors)}` : '';
   const hint = status === 401 || status === 403 ? ' (check the API key and the IP allow-list)' : '';
   return new ItsMeError('ERR_ZIGNSEC_HTTP_STATUS', `ZignSec ${what} call answered HTTP ${status}${detail}${hint}`, {
     status,
     errors,
   });
+}
+
+function isOk(status: number): boolean {
+  return status >= 200 && status <= 299;
 }
 
 function codes(errors: { code: string; description?: string }[]): string {
