@@ -108,7 +108,7 @@ export class ItsMeClient {
   /** @internal */
   #got: Got;
   /** @internal */
-  #inFlight = new Map<string, Promise<ItsMeResult>>();
+  #inFlight = new Map<string, InFlight>();
 
   constructor(options: ItsMeClientOptions) {
     if (!options || typeof options !== 'object') throw new TypeError('ItsMeClient requires an options object');
@@ -168,54 +168,68 @@ export class ItsMeClient {
   /**
    * Reads a session's result once: `GET /v3/eid/itsme/{id}`. A result that holds `errors` (cancel,
    * expiry) is returned, not thrown: check `errors` and {@link isFinal}. Concurrent calls for the same
-   * id share one request.
+   * id share one request; a caller whose `signal` fires leaves at once with `ERR_ITSME_ABORTED`, and
+   * the shared request is cancelled only when every caller has left.
    * @throws {ItsMeError} on a non-2xx status, a body that is not JSON, or a result for another id.
    */
   getResult(id: string, options: { signal?: AbortSignal; timeout?: number } = {}): Promise<ItsMeResult> {
     if (typeof id !== 'string' || !SESSION_ID.test(id)) {
       return Promise.reject(new TypeError('getResult requires a ZignSec session id'));
     }
-    const pending = this.#inFlight.get(id);
-    if (pending) return pending;
-    const promise = this.#fetchResult(id, options.timeout ?? this.timeout, options.signal).finally(() => {
-      this.#inFlight.delete(id);
-    });
-    this.#inFlight.set(id, promise);
-    return promise;
+    if (options.signal?.aborted) return Promise.reject(abortedError());
+    let entry = this.#inFlight.get(id);
+    if (!entry || entry.controller.signal.aborted) entry = this.#launch(id, options.timeout ?? this.timeout, entry);
+    return joinInFlight(entry, options.signal);
   }
 
   /**
    * Polls a session until its result is final (finished, or failed with `errors`), with a growing
-   * pause between polls and one request at a time. 5xx answers, network errors and call time-outs are
-   * retried within the budget.
-   * @throws {ItsMeError} `ERR_ITSME_PENDING_TIMEOUT` when still not final at `timeout`,
-   *   `ERR_ITSME_ABORTED` when `signal` fires, or the last transient error when ZignSec never answered.
+   * pause between polls and at most one request in flight per id (concurrent waits on one id share
+   * it). 5xx answers, network errors and call time-outs are retried within the budget. The `signal`
+   * is honoured at once, during a pause or a request.
+   * @throws {ItsMeError} `ERR_ITSME_PENDING_TIMEOUT` when ZignSec kept answering "not final" until
+   *   `timeout`; `ERR_ITSME_ABORTED` when `signal` fires; the last transient error (or
+   *   `ERR_ZIGNSEC_TIMEOUT`) when ZignSec never gave an answer in time.
    */
   async waitForResult(id: string, options: WaitForResultOptions): Promise<ItsMeResult> {
     const { timeout, signal } = options ?? ({} as WaitForResultOptions);
     if (!(Number.isFinite(timeout) && timeout > 0)) throw new TypeError('waitForResult requires a timeout option');
+    for (const name of ['interval', 'maxInterval'] as const) {
+      const value = options[name];
+      if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
+        throw new TypeError(`waitForResult ${name} option must be a positive number`);
+      }
+    }
     let pause = options.interval ?? 1000;
     const maxPause = options.maxInterval ?? 5000;
     const deadline = Date.now() + timeout;
     let lastError: ItsMeError | undefined;
+    let answered = false;
+    const expired = () =>
+      lastError ??
+      (answered
+        ? new ItsMeError('ERR_ITSME_PENDING_TIMEOUT', `itsme session was not finished within ${timeout} ms`)
+        : new ItsMeError('ERR_ZIGNSEC_TIMEOUT', `ZignSec did not answer within ${timeout} ms`));
     for (;;) {
       throwIfAborted(signal);
       const remaining = deadline - Date.now();
+      if (remaining <= 0) throw expired();
+      const poll = pollSignal(remaining, signal);
       try {
-        const result = await this.getResult(id, { timeout: Math.max(1, Math.min(this.timeout, remaining)), signal });
+        const result = await this.getResult(id, { signal: poll.signal });
         lastError = undefined;
+        answered = true;
         if (isFinal(result)) return result;
       } catch (err) {
+        throwIfAborted(signal);
+        if (poll.timedOut()) throw expired();
         if (!isTransient(err)) throw err;
         lastError = err;
+      } finally {
+        poll.dispose();
       }
       const left = deadline - Date.now();
-      if (left <= 0) {
-        throw (
-          lastError ??
-          new ItsMeError('ERR_ITSME_PENDING_TIMEOUT', `itsme session was not finished within ${timeout} ms`)
-        );
-      }
+      if (left <= 0) throw expired();
       try {
         await sleep(Math.min(pause, left), undefined, { signal });
       } catch {
@@ -223,6 +237,21 @@ export class ItsMeClient {
       }
       pause = Math.min(maxPause, Math.round(pause * 1.5));
     }
+  }
+
+  #launch(id: string, timeout: number, previous: InFlight | undefined): InFlight {
+    const controller = new AbortController();
+    const ready = previous ? previous.promise.then(noop, noop) : Promise.resolve();
+    const entry: InFlight = {
+      controller,
+      waiters: 0,
+      promise: ready.then(() => this.#fetchResult(id, timeout, controller.signal)),
+    };
+    entry.promise.then(noop, noop).finally(() => {
+      if (this.#inFlight.get(id) === entry) this.#inFlight.delete(id);
+    });
+    this.#inFlight.set(id, entry);
+    return entry;
   }
 
   /** Maps a finished result to a Passport profile (the mapping the strategy uses). */
@@ -359,6 +388,67 @@ function isTransient(err: unknown): err is ItsMeError {
   return err.code === 'ERR_ZIGNSEC_HTTP_STATUS' && (err.status ?? 0) >= 500;
 }
 
+function abortedError(): ItsMeError {
+  return new ItsMeError('ERR_ITSME_ABORTED', 'Waiting for the itsme result was aborted');
+}
+
 function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new ItsMeError('ERR_ITSME_ABORTED', 'Waiting for the itsme result was aborted');
+  if (signal?.aborted) throw abortedError();
+}
+
+function noop(): void {}
+
+/** One shared `GET` for an id. @internal */
+interface InFlight {
+  promise: Promise<ItsMeResult>;
+  controller: AbortController;
+  waiters: number;
+}
+
+/** Waits for a shared request; leaving on `signal` cancels the request once nobody waits. */
+function joinInFlight(entry: InFlight, signal: AbortSignal | undefined): Promise<ItsMeResult> {
+  entry.waiters += 1;
+  return new Promise<ItsMeResult>((resolve, reject) => {
+    let left = false;
+    const leave = (): boolean => {
+      if (left) return false;
+      left = true;
+      signal?.removeEventListener('abort', onAbort);
+      entry.waiters -= 1;
+      return true;
+    };
+    const onAbort = (): void => {
+      if (!leave()) return;
+      if (entry.waiters === 0) entry.controller.abort();
+      reject(abortedError());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    entry.promise.then(
+      (result) => leave() && resolve(result),
+      (err: unknown) => leave() && reject(err),
+    );
+  });
+}
+
+/** A signal for one poll: fires on the caller's `signal` or when the wait's time is up. */
+function pollSignal(
+  remaining: number,
+  signal: AbortSignal | undefined,
+): { signal: AbortSignal; timedOut(): boolean; dispose(): void } {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, remaining);
+  const onAbort = () => controller.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    dispose: () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    },
+  };
 }

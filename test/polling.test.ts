@@ -1,0 +1,407 @@
+import { once } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { inspect } from 'node:util';
+import { expect } from 'chai';
+import nock from 'nock';
+import { ItsMeClient, ItsMeError, type ItsMeResult, isFinal } from '../lib/index.js';
+import { type Listening, listen } from './support/http.js';
+import { sampleResult } from './support/zignsec-stub.js';
+
+const API_KEY = 'polling-secret-key-4f1e9a';
+const SUB = '1pjoxjqmuxdswhdqiarsxwsekxrwf1hfdvw9';
+
+interface Reply {
+  status?: number;
+  body: unknown;
+}
+
+/**
+ * A loopback ZignSec for the result endpoint that counts requests in flight (from arrival until the
+ * connection's response closes, answered or cancelled). `reply(id, n)` gives the n-th answer for an
+ * id (0-based); `undefined` leaves the request hanging until the client goes away.
+ */
+class ResultServer {
+  active = 0;
+  maxActive = 0;
+  readonly gets: string[] = [];
+  readonly auth: (string | undefined)[] = [];
+  cancelled = 0;
+  readonly events = new (class extends EventTarget {})();
+  reply: (id: string, n: number) => Reply | undefined | Promise<Reply | undefined> = (id) => ({
+    body: sampleResult(id),
+  });
+  #server?: Listening;
+
+  get url(): string {
+    if (!this.#server) throw new Error('not started');
+    return this.#server.url;
+  }
+
+  async start(): Promise<this> {
+    this.#server = await listen((req, res) => void this.#handle(req, res));
+    return this;
+  }
+
+  close(): Promise<void> {
+    return this.#server?.close() ?? Promise.resolve();
+  }
+
+  /** Resolves when `count` requests have arrived in total. */
+  async arrived(count: number): Promise<void> {
+    while (this.gets.length < count) await once(this.events, 'request');
+  }
+
+  /** Resolves when `count` requests have been cancelled by the client in total. */
+  async cancelledCount(count: number): Promise<void> {
+    while (this.cancelled < count) await once(this.events, 'cancel');
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.active += 1;
+    this.maxActive = Math.max(this.maxActive, this.active);
+    res.on('close', () => {
+      this.active -= 1;
+      if (!res.writableFinished) {
+        this.cancelled += 1;
+        this.events.dispatchEvent(new Event('cancel'));
+      }
+    });
+    const id = decodeURIComponent(/^\/v3\/eid\/itsme\/([^/?]+)/.exec(req.url ?? '')?.[1] ?? '');
+    const n = this.gets.filter((g) => g === id).length;
+    this.gets.push(id);
+    this.auth.push(req.headers.authorization);
+    this.events.dispatchEvent(new Event('request'));
+    const reply = await this.reply(id, n);
+    if (!reply || res.destroyed) return;
+    res.writeHead(reply.status ?? 200, { 'content-type': 'application/json' });
+    res.end(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body));
+  }
+}
+
+const pending = (id: string): Reply => ({ body: { id, state: 'Pending', errors: [] } });
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function rejection(promise: Promise<unknown>): Promise<ItsMeError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).to.be.instanceOf(ItsMeError);
+    return err as ItsMeError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('polling client', () => {
+  let server: ResultServer;
+  let client: ItsMeClient;
+
+  beforeEach(async () => {
+    server = await new ResultServer().start();
+    client = new ItsMeClient({ apiKey: API_KEY, baseURL: server.url, timeout: 60_000 });
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+
+  describe('getResult', () => {
+    it('should return the typed result with the claims parsed', async () => {
+      const result = await client.getResult('abc-123');
+      expect(result.id).to.equal('abc-123');
+      expect(result.state).to.equal('Finished');
+      expect(result.errors).to.deep.equal([]);
+      expect(result.providerData?.sub).to.equal(SUB);
+      expect(result.identity?.countryCode).to.equal('BE');
+      expect(JSON.parse(result.raw).id).to.equal('abc-123');
+      expect(server.auth).to.deep.equal([API_KEY]);
+    });
+
+    it('should share one request between concurrent calls for the same id', async () => {
+      server.reply = async (id) => {
+        await delay(30);
+        return { body: sampleResult(id) };
+      };
+      const results = await Promise.all(Array.from({ length: 10 }, () => client.getResult('same-id')));
+      expect(server.gets).to.deep.equal(['same-id']);
+      expect(server.maxActive).to.equal(1);
+      for (const r of results) expect(r.providerData?.sub).to.equal(SUB);
+    });
+
+    it('should run calls for different ids side by side', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      server.reply = async (id) => {
+        await gate;
+        return { body: sampleResult(id) };
+      };
+      const both = Promise.all([client.getResult('id-one'), client.getResult('id-two')]);
+      await server.arrived(2);
+      release();
+      const [one, two] = await both;
+      expect(server.maxActive).to.equal(2);
+      expect([one.id, two.id]).to.deep.equal(['id-one', 'id-two']);
+    });
+
+    it('should let a caller leave on abort while the shared request goes on for the others', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      server.reply = async (id) => {
+        await gate;
+        return { body: sampleResult(id) };
+      };
+      const controller = new AbortController();
+      const leaving = client.getResult('shared', { signal: controller.signal });
+      const staying = client.getResult('shared');
+      await server.arrived(1);
+      controller.abort();
+      expect((await rejection(leaving)).code).to.equal('ERR_ITSME_ABORTED');
+      release();
+      expect((await staying).providerData?.sub).to.equal(SUB);
+      expect(server.gets).to.have.length(1);
+      expect(server.cancelled).to.equal(0);
+    });
+
+    it('should cancel the request when its only caller aborts', async () => {
+      server.reply = () => undefined;
+      const controller = new AbortController();
+      const call = client.getResult('hangs', { signal: controller.signal });
+      await server.arrived(1);
+      controller.abort();
+      expect((await rejection(call)).code).to.equal('ERR_ITSME_ABORTED');
+      await server.cancelledCount(1);
+      expect(server.active).to.equal(0);
+    });
+
+    it('should reject a malformed id without calling ZignSec', async () => {
+      for (const id of ['', '../x', 'a b', 'x'.repeat(200), 42 as unknown as string]) {
+        let caught: unknown;
+        await client.getResult(id).catch((err: unknown) => {
+          caught = err;
+        });
+        expect(caught, String(id)).to.be.instanceOf(TypeError);
+      }
+      expect(server.gets).to.deep.equal([]);
+    });
+  });
+
+  describe('waitForResult', () => {
+    it('should poll a pending session until it is finished', async () => {
+      server.reply = (id, n) => (n < 2 ? pending(id) : { body: sampleResult(id) });
+      const result = await client.waitForResult('pending-then-done', { timeout: 10_000, interval: 10 });
+      expect(result.state).to.equal('Finished');
+      expect(client.toProfile(result).id).to.equal(SUB);
+      expect(server.gets).to.deep.equal(['pending-then-done', 'pending-then-done', 'pending-then-done']);
+      expect(server.maxActive).to.equal(1);
+    });
+
+    it('should treat the state without regard to case and an unknown state as not final', async () => {
+      server.reply = (id, n) =>
+        n === 0
+          ? { body: { id, state: 'Collecting', errors: [] } }
+          : { body: sampleResult(id, { state: n === 1 ? 'pending' : 'FINISHED' }) };
+      const result = await client.waitForResult('odd-states', { timeout: 10_000, interval: 10 });
+      expect(result.state).to.equal('FINISHED');
+      expect(server.gets).to.have.length(3);
+    });
+
+    it('should return a cancelled session as a final result with its errors, and stop polling', async () => {
+      server.reply = (id, n) =>
+        n === 0
+          ? pending(id)
+          : { body: { id, state: 'Failed', errors: [{ code: 'USER_CANCEL', description: 'cancelled' }] } };
+      const result = await client.waitForResult('cancelled', { timeout: 10_000, interval: 10 });
+      expect(isFinal(result)).to.equal(true);
+      expect(result.errors).to.deep.equal([{ code: 'USER_CANCEL', description: 'cancelled' }]);
+      expect(result.providerData).to.equal(null);
+      expect(server.gets).to.have.length(2);
+      expect(() => client.toProfile(result))
+        .to.throw(ItsMeError)
+        .with.property('code', 'ERR_ITSME_NO_SUBJECT');
+    });
+
+    it('should accept errors sent as plain strings', async () => {
+      server.reply = (id) => ({ body: { id, state: 'Pending', errors: ['EXPIRED_TRANSACTION'] } });
+      const result = await client.waitForResult('expired', { timeout: 10_000, interval: 10 });
+      expect(result.errors).to.deep.equal([{ code: 'EXPIRED_TRANSACTION' }]);
+    });
+
+    it('should retry 5xx answers, an HTML error page included, until the result comes', async () => {
+      server.reply = (id, n) =>
+        [
+          { status: 503, body: { errors: [{ code: 'Internal Exception' }] } },
+          { status: 502, body: '<html>Bad gateway</html>' },
+          { status: 500, body: '' },
+        ][n] ?? { body: sampleResult(id) };
+      const result = await client.waitForResult('flaky', { timeout: 10_000, interval: 10 });
+      expect(result.providerData?.sub).to.equal(SUB);
+      expect(server.gets).to.have.length(4);
+    });
+
+    it('should not retry an unknown session (404) and report the status', async () => {
+      server.reply = () => ({ status: 404, body: { errors: [{ code: 'SESSION_NOT_FOUND' }] } });
+      const err = await rejection(client.waitForResult('unknown', { timeout: 10_000, interval: 10 }));
+      expect(err.code).to.equal('ERR_ZIGNSEC_HTTP_STATUS');
+      expect(err.status).to.equal(404);
+      expect(err.errors).to.deep.equal([{ code: 'SESSION_NOT_FOUND' }]);
+      expect(server.gets).to.have.length(1);
+    });
+
+    it('should not retry a refused API key and never show the key', async () => {
+      server.reply = () => ({ status: 401, body: { errors: [{ code: 'UNAUTHORIZED', description: API_KEY }] } });
+      const err = await rejection(client.waitForResult('refused', { timeout: 10_000, interval: 10 }));
+      expect(err.status).to.equal(401);
+      expect(err.message).to.match(/API key/);
+      expect(server.gets).to.have.length(1);
+      expect(err.message).not.to.include(API_KEY);
+      expect(inspect(client, { depth: 5, showHidden: true })).not.to.include(API_KEY);
+      expect(JSON.stringify(client)).not.to.include(API_KEY);
+    });
+
+    it('should reject with ERR_ITSME_PENDING_TIMEOUT when the session stays pending', async () => {
+      server.reply = (id) => pending(id);
+      const err = await rejection(client.waitForResult('stays-pending', { timeout: 300, interval: 20 }));
+      expect(err.code).to.equal('ERR_ITSME_PENDING_TIMEOUT');
+      expect(server.gets.length).to.be.greaterThan(1);
+      expect(server.maxActive).to.equal(1);
+    });
+
+    it('should still report a pending timeout, not a call timeout, when ZignSec answers slowly', async () => {
+      server.reply = async (id) => {
+        await delay(40);
+        return pending(id);
+      };
+      const err = await rejection(client.waitForResult('slow-pending', { timeout: 300, interval: 20 }));
+      expect(err.code).to.equal('ERR_ITSME_PENDING_TIMEOUT');
+    });
+
+    it('should reject with ERR_ZIGNSEC_TIMEOUT and cancel the request when ZignSec never answers', async () => {
+      server.reply = () => undefined;
+      const err = await rejection(client.waitForResult('silent', { timeout: 200, interval: 20 }));
+      expect(err.code).to.equal('ERR_ZIGNSEC_TIMEOUT');
+      await server.cancelledCount(1);
+    });
+
+    it('should reject with the last 5xx error when ZignSec kept failing until the deadline', async () => {
+      server.reply = () => ({ status: 503, body: { errors: [{ code: 'Internal Exception' }] } });
+      const err = await rejection(client.waitForResult('down', { timeout: 200, interval: 20 }));
+      expect(err.code).to.equal('ERR_ZIGNSEC_HTTP_STATUS');
+      expect(err.status).to.equal(503);
+    });
+
+    it('should reject at once, without calling ZignSec, when the signal is already aborted', async () => {
+      const err = await rejection(
+        client.waitForResult('never', { timeout: 10_000, signal: AbortSignal.abort(new Error('gone')) }),
+      );
+      expect(err.code).to.equal('ERR_ITSME_ABORTED');
+      expect(server.gets).to.deep.equal([]);
+    });
+
+    it('should reject with ERR_ITSME_ABORTED when aborted during the pause between polls', async () => {
+      const controller = new AbortController();
+      server.reply = (id) => pending(id);
+      // The next poll would only come after a minute: only the abort can end this wait in time.
+      const wait = client.waitForResult('long-pause', {
+        timeout: 600_000,
+        interval: 60_000,
+        signal: controller.signal,
+      });
+      await server.arrived(1);
+      await delay(50);
+      controller.abort();
+      expect((await rejection(wait)).code).to.equal('ERR_ITSME_ABORTED');
+      expect(server.gets).to.have.length(1);
+    });
+
+    it('should reject with ERR_ITSME_ABORTED when aborted during a request, and cancel it', async () => {
+      const controller = new AbortController();
+      server.reply = () => undefined;
+      const wait = client.waitForResult('hangs', { timeout: 600_000, signal: controller.signal });
+      await server.arrived(1);
+      controller.abort();
+      expect((await rejection(wait)).code).to.equal('ERR_ITSME_ABORTED');
+      await server.cancelledCount(1);
+    });
+
+    it('should keep one request in flight when two waits poll the same id', async () => {
+      server.reply = async (id, n) => {
+        await delay(15);
+        return n < 6 ? pending(id) : { body: sampleResult(id) };
+      };
+      const [a, b] = await Promise.all([
+        client.waitForResult('two-waiters', { timeout: 10_000, interval: 5 }),
+        client.waitForResult('two-waiters', { timeout: 10_000, interval: 7 }),
+      ]);
+      expect(server.maxActive).to.equal(1);
+      expect(server.gets.length).to.be.at.least(7);
+      expect(a.providerData?.sub).to.equal(SUB);
+      expect(b.providerData?.sub).to.equal(SUB);
+    });
+
+    it('should let one wait go on when another wait on the same id is aborted', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      server.reply = async (id, n) => {
+        if (n === 0) await gate;
+        return n < 2 ? pending(id) : { body: sampleResult(id) };
+      };
+      const controller = new AbortController();
+      const aborted = client.waitForResult('one-aborts', { timeout: 10_000, interval: 10, signal: controller.signal });
+      const kept = client.waitForResult('one-aborts', { timeout: 10_000, interval: 10 });
+      await server.arrived(1);
+      controller.abort();
+      expect((await rejection(aborted)).code).to.equal('ERR_ITSME_ABORTED');
+      release();
+      const result: ItsMeResult = await kept;
+      expect(result.state).to.equal('Finished');
+      expect(server.cancelled).to.equal(0);
+      expect(server.maxActive).to.equal(1);
+    });
+
+    it('should reject bad options with a TypeError naming them', async () => {
+      const bad: [unknown, RegExp][] = [
+        [undefined, /timeout/],
+        [{}, /timeout/],
+        [{ timeout: -1 }, /timeout/],
+        [{ timeout: 1000, interval: 0 }, /interval/],
+        [{ timeout: 1000, maxInterval: Number.NaN }, /maxInterval/],
+      ];
+      for (const [options, message] of bad) {
+        let caught: unknown;
+        await client.waitForResult('x', options as { timeout: number }).catch((err: unknown) => {
+          caught = err;
+        });
+        expect(caught).to.be.instanceOf(TypeError);
+        expect((caught as Error).message).to.match(message);
+      }
+      expect(server.gets).to.deep.equal([]);
+    });
+  });
+
+  describe('HTTP request (unit, nock)', () => {
+    afterEach(() => {
+      nock.cleanAll();
+    });
+
+    it('should send the access token raw in Authorization and ask for JSON', async () => {
+      const scope = nock('https://test.zignsec.com', {
+        reqheaders: { authorization: API_KEY, accept: 'application/json' },
+      })
+        .get('/v3/eid/itsme/nock-id')
+        .reply(200, sampleResult('nock-id'));
+      const result = await new ItsMeClient({ apiKey: API_KEY }).getResult('nock-id');
+      expect(result.providerData?.sub).to.equal(SUB);
+      expect(scope.isDone()).to.equal(true);
+    });
+
+    it('should use the production host for environment production', async () => {
+      const scope = nock('https://api.zignsec.com').get('/v3/eid/itsme/prod-id').reply(200, sampleResult('prod-id'));
+      await new ItsMeClient({ apiKey: API_KEY, environment: 'production' }).getResult('prod-id');
+      expect(scope.isDone()).to.equal(true);
+    });
+  });
+});
