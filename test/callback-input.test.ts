@@ -7,6 +7,7 @@ import {
   guardProcess,
   type LogCapture,
   type ProcessGuard,
+  realNetwork,
   startGuardedApp,
 } from './support/guards.js';
 import { browse, CookieJar } from './support/http.js';
@@ -18,6 +19,7 @@ const MALFORMED = 'Invalid itsme callback: relaystate is malformed.';
 const NOT_SINGLE = 'Invalid itsme callback: relaystate must be a single value.';
 
 let guard: ProcessGuard;
+let restoreNock: () => void;
 let logs: LogCapture;
 
 /** Starts a login in `jar`'s browser; returns the relaystate and ZignSec session id it got. */
@@ -51,6 +53,7 @@ for (const version of [5, 4] as const) {
     let app: GuardedApp;
 
     before(async () => {
+      restoreNock = realNetwork();
       guard = guardProcess();
       stub = await new ZignSecStub(API_KEY).start();
       app = await startGuardedApp({ version, strategy: { baseURL: stub.url, apiKey: API_KEY } });
@@ -59,6 +62,7 @@ for (const version of [5, 4] as const) {
       await app.close();
       await stub.close();
       guard.dispose();
+      restoreNock();
     });
     beforeEach(() => {
       logs = captureLogs();
@@ -348,6 +352,7 @@ describe('callback input (expired pending login)', () => {
   let stub: ZignSecStub;
   let app: GuardedApp;
   before(async () => {
+    restoreNock = realNetwork();
     guard = guardProcess();
     stub = await new ZignSecStub(API_KEY).start();
     const store = new SessionRelayStateStore({ ttl: 1 });
@@ -357,6 +362,7 @@ describe('callback input (expired pending login)', () => {
     await app.close();
     await stub.close();
     guard.dispose();
+    restoreNock();
   });
 
   it('should refuse a relaystate whose pending login expired with 403, without asking ZignSec', async () => {

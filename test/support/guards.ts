@@ -4,6 +4,7 @@ import type { Express, NextFunction, Request, Response } from 'express';
 import express5 from 'express';
 import session from 'express-session';
 import express4 from 'express4';
+import nock from 'nock';
 import passport from 'passport';
 import {
   ItsMeError,
@@ -18,6 +19,18 @@ import { type Listening, listen } from './http.js';
 export async function settle(): Promise<void> {
   for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
   await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+/**
+ * Takes nock's interceptor out of the way for tests on real sockets (other test files load nock, which
+ * patches `http` for the whole process). Returns a function that puts it back as it was.
+ */
+export function realNetwork(): () => void {
+  const wasActive = nock.isActive();
+  if (wasActive) nock.restore();
+  return () => {
+    if (wasActive && !nock.isActive()) nock.activate();
+  };
 }
 
 /** Records unhandled rejections and uncaught exceptions while installed. */
