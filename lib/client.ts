@@ -320,12 +320,14 @@ export class ItsMeClient {
     let json: unknown;
     try {
       json = JSON.parse(text);
-    } catch (err) {
+    } catch {
       if (!isOk(response.statusCode)) throw httpError(what, response.statusCode, []);
+      // Not JSON.parse's message: it quotes the start of the body, which may echo the key.
+      const type = redact(String(response.headers['content-type'] ?? 'no content-type').slice(0, 100), this.#apiKey);
       throw new ItsMeError(
         'ERR_ZIGNSEC_BAD_RESPONSE',
-        `ZignSec ${what} response (HTTP ${response.statusCode}) is not JSON`,
-        { status: response.statusCode, cause: sanitizeCause(err, this.#apiKey) },
+        `ZignSec ${what} response (HTTP ${response.statusCode}, ${type}, ${text.length} characters) is not JSON`,
+        { status: response.statusCode },
       );
     }
     if (!json || typeof json !== 'object' || Array.isArray(json)) {

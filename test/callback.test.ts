@@ -1,0 +1,364 @@
+import { randomBytes } from 'node:crypto';
+import { expect } from 'chai';
+import type { Request } from 'express';
+import nock from 'nock';
+import {
+  ItsMeError,
+  type ItsMeProfile,
+  ItsMeStrategy,
+  type ItsMeStrategyOptions,
+  type RelayStateStore,
+} from '../lib/index.js';
+import { expectKind, fakeRequest, runStrategy } from './support/strategy-run.js';
+import { sampleResult } from './support/zignsec-stub.js';
+
+const KEY = 'zs-callback-key-3e8d41f0';
+const BASE = 'https://zignsec.callback.test';
+const SESSION_ID = '9dc96404-7c0f-4997-bf94-3cd7f9de41b0';
+const SUB = '1pjoxjqmuxdswhdqiarsxwsekxrwf1hfdvw9';
+const RESULT_PATH = `/v3/eid/itsme/${SESSION_ID}`;
+
+interface Harness {
+  strategy: ItsMeStrategy;
+  profiles: ItsMeProfile[];
+}
+
+function harness(options: Partial<ItsMeStrategyOptions> = {}): Harness {
+  const profiles: ItsMeProfile[] = [];
+  const strategy = new ItsMeStrategy(
+    {
+      apiKey: KEY,
+      callbackURL: 'https://bank.example/auth/itsme/callback',
+      baseURL: BASE,
+      timeout: 300,
+      pendingTimeout: 900,
+      ...options,
+    } as ItsMeStrategyOptions,
+    (profile, done) => {
+      profiles.push(profile);
+      done(null, { id: profile.id, name: profile.displayName });
+    },
+  );
+  return { strategy, profiles };
+}
+
+/** A browser session holding one pending login; returns the request of the way back. */
+async function returning(
+  strategy: ItsMeStrategy,
+  sessionId = SESSION_ID,
+  via: 'query' | 'body' = 'query',
+): Promise<{ req: Request; relayState: string; session: Record<string, unknown> }> {
+  const session: Record<string, unknown> = {};
+  const relayState = randomBytes(32).toString('base64url');
+  await strategy.store.save(fakeRequest({ session }), relayState, { sessionId, createdAt: Date.now() });
+  const req =
+    via === 'query'
+      ? fakeRequest({ query: { relaystate: relayState }, session })
+      : fakeRequest({ body: { relaystate: relayState }, session });
+  return { req, relayState, session };
+}
+
+/** Queues result replies for the session; each GET takes the next one. Returns a GET counter. */
+function results(...replies: [number, unknown][]): { count: number } {
+  const counter = { count: 0 };
+  const scope = nock(BASE);
+  for (const [status, body] of replies) {
+    scope
+      .get(RESULT_PATH)
+      .matchHeader('authorization', KEY)
+      .reply(() => {
+        counter.count += 1;
+        return [status, typeof body === 'string' ? body : JSON.stringify(body)];
+      });
+  }
+  return counter;
+}
+
+/** The same reply to every GET. */
+function alwaysResult(status: number, body: unknown): { count: number } {
+  const counter = { count: 0 };
+  nock(BASE)
+    .persist()
+    .get(RESULT_PATH)
+    .reply(() => {
+      counter.count += 1;
+      return [status, typeof body === 'string' ? body : JSON.stringify(body)];
+    });
+  return counter;
+}
+
+const pending = { id: SESSION_ID, state: 'Pending', errors: [] };
+
+describe('callback', () => {
+  before(() => nock.disableNetConnect());
+  afterEach(() => nock.cleanAll());
+  after(() => nock.enableNetConnect());
+
+  describe('finished login', () => {
+    it("should log the person in with the document's sample result", async () => {
+      const { strategy, profiles } = harness();
+      const { req } = await returning(strategy);
+      const gets = results([200, sampleResult(SESSION_ID)]);
+      const outcome = expectKind(await runStrategy(strategy, req), 'success');
+      expect(outcome.user).to.deep.equal({ id: SUB, name: 'Florent Verschueren' });
+      expect(gets.count).to.equal(1);
+      expect(profiles).to.have.length(1);
+      expect(profiles[0]?.provider).to.equal('itsme');
+      expect(profiles[0]?.id).to.equal(SUB);
+      expect(profiles[0]?.sessionId).to.equal(SESSION_ID);
+    });
+
+    it('should complete a login whose relaystate comes back in a POST body', async () => {
+      const { strategy } = harness();
+      const { req } = await returning(strategy, SESSION_ID, 'body');
+      results([200, sampleResult(SESSION_ID)]);
+      expectKind(await runStrategy(strategy, req), 'success');
+    });
+
+    for (const state of ['FINISHED', 'finished', 'Finished']) {
+      it(`should treat state ${state} as finished`, async () => {
+        const { strategy } = harness();
+        const { req } = await returning(strategy);
+        const gets = results([200, sampleResult(SESSION_ID, { state })]);
+        expectKind(await runStrategy(strategy, req), 'success');
+        expect(gets.count).to.equal(1);
+      });
+    }
+
+    it('should keep polling a pending result until it is finished', async () => {
+      const { strategy } = harness({ pendingTimeout: 4000 });
+      const { req } = await returning(strategy);
+      const gets = results([200, pending], [200, { ...pending, state: 'pending' }], [200, sampleResult(SESSION_ID)]);
+      expectKind(await runStrategy(strategy, req), 'success');
+      expect(gets.count).to.equal(3);
+    });
+
+    it('should treat an unknown state without errors as not final yet', async () => {
+      const { strategy } = harness({ pendingTimeout: 4000 });
+      const { req } = await returning(strategy);
+      const gets = results([200, { ...pending, state: 'Processing' }], [200, sampleResult(SESSION_ID)]);
+      expectKind(await runStrategy(strategy, req), 'success');
+      expect(gets.count).to.equal(2);
+    });
+  });
+
+  describe('failed login', () => {
+    it('should fail with a human message when the person cancelled, without calling verify', async () => {
+      const { strategy, profiles } = harness();
+      const { req } = await returning(strategy);
+      results([
+        200,
+        { id: SESSION_ID, state: 'Finished', errors: [{ code: 'USER_CANCEL', description: 'User cancelled' }] },
+      ]);
+      const outcome = expectKind(await runStrategy(strategy, req), 'fail');
+      expect(outcome.challenge).to.deep.include({ message: 'The itsme login was cancelled.', code: 'USER_CANCEL' });
+      expect(outcome.status).to.equal(401);
+      expect(profiles).to.have.length(0);
+    });
+
+    it('should say the login expired for an expired transaction, even while the state is pending', async () => {
+      const { strategy } = harness();
+      const { req } = await returning(strategy);
+      const gets = results([200, { ...pending, errors: ['EXPIRED_TRANSACTION'] }]);
+      const outcome = expectKind(await runStrategy(strategy, req), 'fail');
+      expect((outcome.challenge as { message: string }).message).to.match(/expired/);
+      expect(gets.count).to.equal(1);
+    });
+
+    it('should name the codes of an error it has no sentence for', async () => {
+      const { strategy } = harness();
+      const { req } = await returning(strategy);
+      results([200, { ...pending, errors: [{ code: 'Internal Exception' }] }]);
+      const outcome = expectKind(await runStrategy(strategy, req), 'fail');
+      expect((outcome.challenge as { message: string }).message).to.include('Internal Exception');
+    });
+
+    it('should fail, not error, when a result with errors carries no id', async () => {
+      const { strategy } = harness();
+      const { req } = await returning(strategy);
+      results([200, { errors: [{ code: 'SESSION_NOT_FOUND' }] }]);
+      const outcome = expectKind(await runStrategy(strategy, req), 'fail');
+      expect((outcome.challenge as { message: string }).message).to.match(/unknown or has expired/);
+    });
+
+    it('should fail after pendingTimeout when the result stays pending', async () => {
+      const { strategy, profiles } = harness({ pendingTimeout: 700 });
+      const { req } = await returning(strategy);
+      const gets = alwaysResult(200, pending);
+      const outcome = expectKind(await runStrategy(strategy, req), 'fail');
+      expect((outcome.challenge as { message: string }).message).to.match(/not confirmed in time/);
+      expect(gets.count).to.be.at.least(2);
+      expect(profiles).to.have.length(0);
+    });
+
+    it('should fail when the result names nobody (no sub, no personal number)', async () => {
+      const { strategy, profiles } = harness();
+      const { req } = await returning(strategy);
+      const claims = JSON.parse(String(sampleResult(SESSION_ID).providerData)) as Record<string, unknown>;
+      delete claims.sub;
+      results([200, sampleResult(SESSION_ID, { providerData: JSON.stringify(claims) })]);
+      const outcome = expectKind(await runStrategy(strategy, req), 'fail');
+      expect((outcome.challenge as { message: string }).message).to.match(/did not return who logged in/);
+      expect(outcome.status).to.equal(401);
+      expect(profiles).to.have.length(0);
+    });
+  });
+
+  describe('relaystate', () => {
+    it('should fail with 403 for an unknown relaystate without calling ZignSec', async () => {
+      const { strategy } = harness();
+      const gets = alwaysResult(200, sampleResult(SESSION_ID));
+      const req = fakeRequest({ query: { relaystate: randomBytes(32).toString('base64url') }, session: {} });
+      const outcome = expectKind(await runStrategy(strategy, req), 'fail');
+      expect(outcome.status).to.equal(403);
+      expect((outcome.challenge as { message: string }).message).to.match(/unknown, was already used or has expired/);
+      expect(gets.count).to.equal(0);
+    });
+
+    it('should fail with 403 when the relaystate is used a second time, without calling ZignSec again', async () => {
+      const { strategy } = harness();
+      const { req, relayState, session } = await returning(strategy);
+      const gets = alwaysResult(200, sampleResult(SESSION_ID));
+      expectKind(await runStrategy(strategy, req), 'success');
+      const again = fakeRequest({ query: { relaystate: relayState }, session });
+      expect(expectKind(await runStrategy(strategy, again), 'fail').status).to.equal(403);
+      expect(gets.count).to.equal(1);
+    });
+
+    it('should refuse a ZignSec session a store hands out twice', async () => {
+      const leaky: RelayStateStore = {
+        save: async () => {},
+        take: async () => ({ sessionId: SESSION_ID, createdAt: Date.now() }),
+      };
+      const { strategy, profiles } = harness({ store: leaky });
+      const gets = alwaysResult(200, sampleResult(SESSION_ID));
+      const first = fakeRequest({ query: { relaystate: randomBytes(32).toString('base64url') } });
+      const second = fakeRequest({ query: { relaystate: randomBytes(32).toString('base64url') } });
+      expectKind(await runStrategy(strategy, first), 'success');
+      expect(expectKind(await runStrategy(strategy, second), 'fail').status).to.equal(403);
+      expect(profiles).to.have.length(1);
+      expect(gets.count).to.equal(1);
+    });
+
+    for (const [label, query] of [
+      ['too short', { relaystate: 'abc' }],
+      ['repeated', { relaystate: ['a'.repeat(43), 'b'.repeat(43)] }],
+    ] as const) {
+      it(`should fail with 400 for a ${label} relaystate without calling ZignSec`, async () => {
+        const { strategy } = harness();
+        const gets = alwaysResult(200, sampleResult(SESSION_ID));
+        const req = fakeRequest({ query: query as Record<string, unknown>, session: {} });
+        const outcome = expectKind(await runStrategy(strategy, req), 'fail');
+        expect(outcome.status).to.equal(400);
+        expect(gets.count).to.equal(0);
+      });
+    }
+  });
+
+  describe('ZignSec errors at the result', () => {
+    async function resultError(strategy: ItsMeStrategy, req: Request): Promise<ItsMeError> {
+      const outcome = expectKind(await runStrategy(strategy, req), 'error');
+      expect(outcome.error).to.be.instanceOf(ItsMeError);
+      return outcome.error as ItsMeError;
+    }
+
+    it('should error on a 404 with the status and codes, without retrying', async () => {
+      const { strategy } = harness();
+      const { req } = await returning(strategy);
+      const gets = alwaysResult(404, { errors: [{ code: 'SESSION_NOT_FOUND', description: 'Unknown session' }] });
+      const error = await resultError(strategy, req);
+      expect(error.code).to.equal('ERR_ZIGNSEC_HTTP_STATUS');
+      expect(error.status).to.equal(404);
+      expect(error.message).to.include('404');
+      expect(error.message).to.include('SESSION_NOT_FOUND');
+      expect(gets.count).to.equal(1);
+    });
+
+    it('should error on a 401 with a hint about the key, without retrying', async () => {
+      const { strategy } = harness();
+      const { req } = await returning(strategy);
+      const gets = alwaysResult(401, { errors: [{ code: 'UNAUTHORIZED' }] });
+      const error = await resultError(strategy, req);
+      expect(error.message).to.include('401');
+      expect(error.message).to.match(/API key/);
+      expect(gets.count).to.equal(1);
+    });
+
+    it('should retry 5xx answers within the budget and then log the person in', async () => {
+      const { strategy } = harness({ pendingTimeout: 4000 });
+      const { req } = await returning(strategy);
+      const gets = results(
+        [503, { errors: [] }],
+        [502, '<html>Bad gateway</html>'],
+        [500, ''],
+        [200, sampleResult(SESSION_ID)],
+      );
+      expectKind(await runStrategy(strategy, req), 'success');
+      expect(gets.count).to.equal(4);
+    });
+
+    it('should error with the last 5xx when ZignSec keeps failing until pendingTimeout', async () => {
+      const { strategy } = harness({ pendingTimeout: 600 });
+      const { req } = await returning(strategy);
+      const gets = alwaysResult(503, { errors: [{ code: 'Internal Exception' }] });
+      const error = await resultError(strategy, req);
+      expect(error.code).to.equal('ERR_ZIGNSEC_HTTP_STATUS');
+      expect(error.status).to.equal(503);
+      expect(gets.count).to.be.at.least(2);
+    });
+
+    it('should error without retrying when a 200 body is not JSON', async () => {
+      const { strategy } = harness();
+      const { req } = await returning(strategy);
+      const gets = alwaysResult(200, '<html>maintenance</html>');
+      const error = await resultError(strategy, req);
+      expect(error.code).to.equal('ERR_ZIGNSEC_BAD_RESPONSE');
+      expect(error.message).to.match(/not JSON/);
+      expect(gets.count).to.equal(1);
+    });
+
+    it('should retry a call that timed out and log the person in when the next one answers', async () => {
+      const { strategy } = harness({ timeout: 150, pendingTimeout: 4000 });
+      const { req } = await returning(strategy);
+      nock(BASE).get(RESULT_PATH).delay(1000).reply(200, sampleResult(SESSION_ID));
+      const gets = results([200, sampleResult(SESSION_ID)]);
+      expectKind(await runStrategy(strategy, req), 'success');
+      expect(gets.count).to.equal(1);
+    });
+
+    it('should error with a timeout code when ZignSec never answers within pendingTimeout', async () => {
+      const { strategy } = harness({ timeout: 150, pendingTimeout: 500 });
+      const { req } = await returning(strategy);
+      nock(BASE).persist().get(RESULT_PATH).delay(2000).reply(200, sampleResult(SESSION_ID));
+      const error = await resultError(strategy, req);
+      expect(error.code).to.equal('ERR_ZIGNSEC_TIMEOUT');
+    });
+
+    it('should error when ZignSec returns the result of another session', async () => {
+      const { strategy, profiles } = harness();
+      const { req } = await returning(strategy);
+      results([200, sampleResult('11111111-2222-3333-4444-555555555555')]);
+      const error = await resultError(strategy, req);
+      expect(error.code).to.equal('ERR_ITSME_ID_MISMATCH');
+      expect(profiles).to.have.length(0);
+    });
+
+    it('should error when a finished result has no id at all', async () => {
+      const { strategy, profiles } = harness();
+      const { req } = await returning(strategy);
+      const { id: _id, ...withoutId } = sampleResult(SESSION_ID);
+      results([200, withoutId]);
+      const error = await resultError(strategy, req);
+      expect(error.code).to.equal('ERR_ITSME_ID_MISMATCH');
+      expect(profiles).to.have.length(0);
+    });
+
+    it('should error saying session support is needed when the way back has no req.session', async () => {
+      const { strategy } = harness();
+      const req = fakeRequest({ query: { relaystate: randomBytes(32).toString('base64url') }, session: null });
+      const outcome = expectKind(await runStrategy(strategy, req), 'error');
+      expect((outcome.error as ItsMeError).code).to.equal('ERR_ITSME_SESSION_REQUIRED');
+      expect(outcome.error.message).to.match(/express-session/);
+    });
+  });
+});

@@ -1,0 +1,220 @@
+import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
+import { expect } from 'chai';
+import type { Request } from 'express';
+import got, { RequestError } from 'got';
+import nock from 'nock';
+import { ItsMeClient, ItsMeError, ItsMeStrategy, type ItsMeStrategyOptions } from '../lib/index.js';
+import { type Listening, listen } from './support/http.js';
+import { findSecret, renderings } from './support/secret-scan.js';
+import { expectKind, fakeRequest, type Outcome, runStrategy } from './support/strategy-run.js';
+import { sampleResult } from './support/zignsec-stub.js';
+
+const KEY = 'zs-SECRET-7d2f9a41c3b8e6f0';
+const BASE = 'https://zignsec.secrets.test';
+const SESSION_ID = '0b7e4c1d-2a3f-4e5d-8c9b-1a2b3c4d5e6f';
+
+function strategy(options: Partial<ItsMeStrategyOptions> = {}): ItsMeStrategy {
+  return new ItsMeStrategy(
+    {
+      apiKey: KEY,
+      callbackURL: 'https://bank.example/cb',
+      baseURL: BASE,
+      timeout: 150,
+      pendingTimeout: 400,
+      ...options,
+    } as ItsMeStrategyOptions,
+    (profile, done) => done(null, { id: profile.id }),
+  );
+}
+
+async function wayBack(s: ItsMeStrategy): Promise<Request> {
+  const session: Record<string, unknown> = {};
+  const relayState = randomBytes(32).toString('base64url');
+  await s.store.save(fakeRequest({ session }), relayState, { sessionId: SESSION_ID, createdAt: Date.now() });
+  return fakeRequest({ query: { relaystate: relayState }, session });
+}
+
+/** Asserts that nothing reachable from `value`, nor any usual rendering of it, holds the key. */
+function assertNoKey(value: unknown): void {
+  expect(findSecret(value, KEY), 'paths holding the key').to.deep.equal([]);
+  for (const [how, text] of Object.entries(renderings(value))) {
+    expect(text.includes(KEY), `key found in ${how}: ${text}`).to.equal(false);
+  }
+}
+
+function assertCleanError(outcome: Outcome): ItsMeError {
+  const { error } = expectKind(outcome, 'error');
+  expect(error).to.be.instanceOf(ItsMeError);
+  for (let cause: unknown = error.cause; cause !== undefined; cause = (cause as Error).cause) {
+    expect(cause, 'a got error in the cause chain').to.not.be.instanceOf(RequestError);
+  }
+  assertNoKey(error);
+  return error as ItsMeError;
+}
+
+describe('secrets', () => {
+  const logged: string[] = [];
+  const originals = { ...console };
+  before(() => {
+    nock.disableNetConnect();
+    nock.enableNetConnect('127.0.0.1');
+    for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const) {
+      console[level] = (...args: unknown[]) => {
+        logged.push(inspect(args, { depth: Number.POSITIVE_INFINITY }));
+        originals[level](...args);
+      };
+    }
+  });
+  afterEach(() => nock.cleanAll());
+  after(() => {
+    Object.assign(console, originals);
+    nock.enableNetConnect();
+  });
+
+  describe('the scanner', () => {
+    it("should find the key in got's own error, which carries the request headers", async () => {
+      const server = await listen((req) => req.socket.destroy());
+      try {
+        const err = await got(server.url, { headers: { authorization: KEY }, retry: { limit: 0 } }).catch((e) => e);
+        expect(err).to.be.instanceOf(RequestError);
+        expect(findSecret(err, KEY)).to.not.deep.equal([]);
+        expect(renderings(err).inspect).to.include(KEY);
+      } finally {
+        await server.close();
+      }
+    });
+  });
+
+  describe('errors at the start', () => {
+    it('should keep the key out of a 401 whose body echoes it', async () => {
+      nock(BASE)
+        .post('/v3/eid/itsme')
+        .reply(401, { errors: [{ code: 'UNAUTHORIZED', description: `Unknown access token ${KEY}` }] });
+      const error = assertCleanError(await runStrategy(strategy(), fakeRequest()));
+      expect(error.message).to.include('UNAUTHORIZED');
+      expect(error.message).to.include('[redacted]');
+    });
+
+    it('should keep the key out of an HTML error page that echoes it', async () => {
+      nock(BASE).post('/v3/eid/itsme').reply(403, `<html>Denied for Authorization: ${KEY}</html>`);
+      assertCleanError(await runStrategy(strategy(), fakeRequest()));
+    });
+
+    it('should keep the key out of an errors list in a 200', async () => {
+      nock(BASE)
+        .post('/v3/eid/itsme')
+        .reply(200, { errors: [`INVALID_KEY ${KEY}`] });
+      assertCleanError(await runStrategy(strategy(), fakeRequest()));
+    });
+
+    it('should keep even the first characters of the key out of a non-JSON 200 that starts with it', async () => {
+      nock(BASE).post('/v3/eid/itsme').reply(200, `${KEY} accepted but no JSON today`);
+      const error = assertCleanError(await runStrategy(strategy(), fakeRequest()));
+      expect(error.code).to.equal('ERR_ZIGNSEC_BAD_RESPONSE');
+      for (const text of Object.values(renderings(error))) expect(text).to.not.include(KEY.slice(0, 6));
+    });
+
+    it('should keep the key out of a timeout', async () => {
+      nock(BASE).post('/v3/eid/itsme').delay(1000).reply(200, {});
+      const error = assertCleanError(await runStrategy(strategy(), fakeRequest()));
+      expect(error.code).to.equal('ERR_ZIGNSEC_TIMEOUT');
+    });
+
+    describe('network errors', () => {
+      let server: Listening;
+      beforeEach(async () => {
+        server = await listen((req) => req.socket.destroy());
+      });
+      afterEach(() => server.close());
+
+      it('should keep the key out of a reset connection', async () => {
+        const error = assertCleanError(await runStrategy(strategy({ baseURL: server.url }), fakeRequest()));
+        expect(error.code).to.equal('ERR_ZIGNSEC_NETWORK');
+        expect((error.cause as { code?: string }).code).to.equal('ECONNRESET');
+      });
+
+      it('should keep the key out of a refused connection', async () => {
+        const url = server.url;
+        await server.close();
+        const error = assertCleanError(await runStrategy(strategy({ baseURL: url }), fakeRequest()));
+        expect(error.code).to.equal('ERR_ZIGNSEC_NETWORK');
+        expect((error.cause as { code?: string }).code).to.equal('ECONNREFUSED');
+      });
+    });
+  });
+
+  describe('errors at the result', () => {
+    it('should keep the key out of a 404 whose body echoes it', async () => {
+      const s = strategy();
+      nock(BASE)
+        .get(`/v3/eid/itsme/${SESSION_ID}`)
+        .reply(404, { errors: [{ code: 'SESSION_NOT_FOUND', description: `for key ${KEY}` }] });
+      assertCleanError(await runStrategy(s, await wayBack(s)));
+    });
+
+    it('should keep the key out of 5xx answers retried until the deadline', async () => {
+      const s = strategy();
+      nock(BASE).persist().get(`/v3/eid/itsme/${SESSION_ID}`).reply(503, `<h1>${KEY} upstream down</h1>`);
+      assertCleanError(await runStrategy(s, await wayBack(s)));
+    });
+
+    it('should keep the key out of call timeouts retried until the deadline', async () => {
+      const s = strategy();
+      nock(BASE).persist().get(`/v3/eid/itsme/${SESSION_ID}`).delay(1000).reply(200, sampleResult(SESSION_ID));
+      const error = assertCleanError(await runStrategy(s, await wayBack(s)));
+      expect(error.code).to.equal('ERR_ZIGNSEC_TIMEOUT');
+    });
+
+    it('should keep the key out of reset connections retried until the deadline', async () => {
+      const server = await listen((req) => req.socket.destroy());
+      try {
+        const s = strategy({ baseURL: server.url });
+        const error = assertCleanError(await runStrategy(s, await wayBack(s)));
+        expect(error.code).to.equal('ERR_ZIGNSEC_NETWORK');
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('should keep the key out of the failure message of an errors list that echoes it', async () => {
+      const s = strategy();
+      nock(BASE)
+        .get(`/v3/eid/itsme/${SESSION_ID}`)
+        .reply(200, { id: SESSION_ID, state: 'Failed', errors: [{ code: `BAD_KEY_${KEY}` }] });
+      const { challenge } = expectKind(await runStrategy(s, await wayBack(s)), 'fail');
+      assertNoKey(challenge);
+    });
+
+    it('should keep the key out of a result for another session', async () => {
+      const s = strategy();
+      nock(BASE).get(`/v3/eid/itsme/${SESSION_ID}`).reply(200, sampleResult('ffffffff-0000-1111-2222-333333333333'));
+      const error = assertCleanError(await runStrategy(s, await wayBack(s)));
+      expect(error.code).to.equal('ERR_ITSME_ID_MISMATCH');
+    });
+  });
+
+  describe('objects the app can reach', () => {
+    it('should not expose the key on the strategy, its client or its store, even after calls', async () => {
+      const s = strategy();
+      nock(BASE).post('/v3/eid/itsme').reply(200, { id: SESSION_ID, redirectUrl: 'https://itsme.example/a' });
+      expectKind(await runStrategy(s, fakeRequest()), 'redirect');
+      nock(BASE).get(`/v3/eid/itsme/${SESSION_ID}`).reply(200, sampleResult(SESSION_ID));
+      expectKind(await runStrategy(s, await wayBack(s)), 'success');
+      assertNoKey(s);
+      assertNoKey(s.client);
+      assertNoKey(s.store);
+      expect(Object.values(s.client)).to.not.include(KEY);
+    });
+
+    it('should not expose the key on a client built directly', () => {
+      const client = new ItsMeClient({ apiKey: KEY, baseURL: BASE });
+      assertNoKey(client);
+      expect(JSON.stringify(client)).to.not.include(KEY);
+    });
+
+    it('should not have logged the key anywhere', () => {
+      expect(logged.filter((line) => line.includes(KEY))).to.deep.equal([]);
+    });
+  });
+});

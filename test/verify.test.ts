@@ -1,0 +1,189 @@
+import { randomBytes } from 'node:crypto';
+import { expect } from 'chai';
+import type { Request } from 'express';
+import nock from 'nock';
+import {
+  type ItsMeProfile,
+  ItsMeStrategy,
+  type VerifyCallback,
+  type VerifyFunction,
+  type VerifyFunctionWithRequest,
+} from '../lib/index.js';
+import { expectKind, fakeRequest, type Outcome, runStrategy } from './support/strategy-run.js';
+import { sampleResult } from './support/zignsec-stub.js';
+
+const KEY = 'zs-verify-key-a41c0b7d';
+const BASE = 'https://zignsec.verify.test';
+const SESSION_ID = '5f0c2a9e-1b7d-4c3e-9a8f-0d6e4b2c1a90';
+const SUB = '1pjoxjqmuxdswhdqiarsxwsekxrwf1hfdvw9';
+const common = { apiKey: KEY, callbackURL: 'https://bank.example/cb', baseURL: BASE, timeout: 300 };
+
+/** Runs one complete way back (a pending login in the session, ZignSec answering the sample). */
+async function complete(strategy: ItsMeStrategy): Promise<{ outcome: Outcome; req: Request }> {
+  const session: Record<string, unknown> = {};
+  const relayState = randomBytes(32).toString('base64url');
+  await strategy.store.save(fakeRequest({ session }), relayState, { sessionId: SESSION_ID, createdAt: Date.now() });
+  nock(BASE).get(`/v3/eid/itsme/${SESSION_ID}`).reply(200, sampleResult(SESSION_ID));
+  const req = fakeRequest({ query: { relaystate: relayState }, session });
+  return { outcome: await runStrategy(strategy, req), req };
+}
+
+function withVerify(verify: VerifyFunction): ItsMeStrategy {
+  return new ItsMeStrategy(common, verify);
+}
+
+describe('verify', () => {
+  before(() => nock.disableNetConnect());
+  afterEach(() => nock.cleanAll());
+  after(() => nock.enableNetConnect());
+
+  describe('callback form', () => {
+    it('should log in the user given to done(null, user), with the profile passed in', async () => {
+      const seen: ItsMeProfile[] = [];
+      const { outcome } = await complete(
+        withVerify((profile, done) => {
+          seen.push(profile);
+          done(null, { id: 42 });
+        }),
+      );
+      const success = expectKind(outcome, 'success');
+      expect(success.user).to.deep.equal({ id: 42 });
+      expect(success.info).to.equal(undefined);
+      expect(seen).to.have.length(1);
+      expect(seen[0]?.id).to.equal(SUB);
+    });
+
+    it('should hand the info of done(null, user, info) to Passport', async () => {
+      const { outcome } = await complete(withVerify((_p, done) => done(null, { id: 1 }, { message: 'Welcome back' })));
+      expect(expectKind(outcome, 'success').info).to.deep.equal({ message: 'Welcome back' });
+    });
+
+    it('should fail with the info of done(null, false, info)', async () => {
+      const { outcome } = await complete(withVerify((_p, done) => done(null, false, { message: 'No account yet' })));
+      const fail = expectKind(outcome, 'fail');
+      expect(fail.challenge).to.deep.equal({ message: 'No account yet' });
+      expect(fail.status).to.equal(401);
+    });
+
+    it('should fail with a default message for done(null, false)', async () => {
+      const { outcome } = await complete(withVerify((_p, done) => done(null, false)));
+      expect(expectKind(outcome, 'fail').challenge).to.deep.equal({ message: 'Login refused.' });
+    });
+
+    it('should error with the very error given to done(err)', async () => {
+      const boom = new Error('database down');
+      const { outcome } = await complete(withVerify((_p, done) => done(boom)));
+      expect(expectKind(outcome, 'error').error).to.equal(boom);
+    });
+
+    it('should error when verify throws', async () => {
+      const boom = new Error('bug in verify');
+      const { outcome } = await complete(
+        withVerify(() => {
+          throw boom;
+        }),
+      );
+      expect(expectKind(outcome, 'error').error).to.equal(boom);
+    });
+
+    it('should act once when done is called twice', async () => {
+      const outcomes: string[] = [];
+      const strategy = withVerify((_p, done) => {
+        done(null, { id: 1 });
+        done(null, false);
+      });
+      const session: Record<string, unknown> = {};
+      const relayState = randomBytes(32).toString('base64url');
+      await strategy.store.save(fakeRequest({ session }), relayState, { sessionId: SESSION_ID, createdAt: Date.now() });
+      nock(BASE).get(`/v3/eid/itsme/${SESSION_ID}`).reply(200, sampleResult(SESSION_ID));
+      await new Promise<void>((resolve) => {
+        const actions = Object.create(strategy) as ItsMeStrategy & Record<string, unknown>;
+        const record = (kind: string) => () => {
+          outcomes.push(kind);
+          resolve();
+        };
+        actions.success = record('success');
+        actions.fail = record('fail');
+        actions.error = record('error');
+        actions.authenticate(fakeRequest({ query: { relaystate: relayState }, session }));
+      });
+      for (let i = 0; i < 5; i += 1) await new Promise((resolve) => setImmediate(resolve));
+      expect(outcomes).to.deep.equal(['success']);
+    });
+  });
+
+  describe('promise form', () => {
+    it('should log in the user a promise resolves to', async () => {
+      const { outcome } = await complete(withVerify(async (profile) => ({ id: profile.id })));
+      expect(expectKind(outcome, 'success').user).to.deep.equal({ id: SUB });
+    });
+
+    for (const value of [false, null, undefined]) {
+      it(`should fail when the promise resolves to ${String(value)}`, async () => {
+        const { outcome } = await complete(withVerify(async () => value));
+        const fail = expectKind(outcome, 'fail');
+        expect(fail.status).to.equal(401);
+        expect(fail.challenge).to.deep.equal({ message: 'Login refused.' });
+      });
+    }
+
+    it('should error with the rejection of the promise', async () => {
+      const boom = new Error('lookup failed');
+      const { outcome } = await complete(withVerify(() => Promise.reject(boom)));
+      expect(expectKind(outcome, 'error').error).to.equal(boom);
+    });
+
+    it('should error with an Error when the promise rejects with something else', async () => {
+      const { outcome } = await complete(withVerify(() => Promise.reject('no')));
+      const error = expectKind(outcome, 'error').error;
+      expect(error).to.be.instanceOf(Error);
+      expect(error.message).to.equal('no');
+    });
+
+    it('should honour done when an async verify calls it before resolving', async () => {
+      const { outcome } = await complete(
+        withVerify(async (_p, done) => {
+          await Promise.resolve();
+          done(null, { id: 'from-done' });
+        }),
+      );
+      expect(expectKind(outcome, 'success').user).to.deep.equal({ id: 'from-done' });
+    });
+  });
+
+  describe('passReqToCallback', () => {
+    it('should give verify the request first, then the profile and done', async () => {
+      const calls: { req: Request; profile: ItsMeProfile; done: VerifyCallback }[] = [];
+      const verify: VerifyFunctionWithRequest = (req, profile, done) => {
+        calls.push({ req, profile, done });
+        done(null, { id: profile.id, via: (req.query as Record<string, unknown>).relaystate ? 'callback' : '?' });
+      };
+      const strategy = new ItsMeStrategy({ ...common, passReqToCallback: true }, verify);
+      const { outcome, req } = await complete(strategy);
+      expect(expectKind(outcome, 'success').user).to.deep.equal({ id: SUB, via: 'callback' });
+      expect(calls).to.have.length(1);
+      expect(calls[0]?.req).to.equal(req);
+      expect(calls[0]?.profile.id).to.equal(SUB);
+      expect(calls[0]?.done).to.be.a('function');
+    });
+
+    it('should await a promise from a verify that receives the request', async () => {
+      const strategy = new ItsMeStrategy({ ...common, passReqToCallback: true }, async (req, profile) =>
+        req.session ? { id: profile.id } : false,
+      );
+      const { outcome } = await complete(strategy);
+      expect(expectKind(outcome, 'success').user).to.deep.equal({ id: SUB });
+    });
+
+    it('should not give the request when passReqToCallback is false', async () => {
+      const args: unknown[][] = [];
+      const strategy = new ItsMeStrategy({ ...common, passReqToCallback: false }, (...received) => {
+        args.push(received);
+        received[1](null, { id: 1 });
+      });
+      expectKind((await complete(strategy)).outcome, 'success');
+      expect(args[0]).to.have.length(2);
+      expect((args[0]?.[0] as ItsMeProfile | undefined)?.provider).to.equal('itsme');
+    });
+  });
+});
