@@ -5,9 +5,10 @@
  * @packageDocumentation
  */
 export type { CallFault, QueuedFaultOptions, SimulatorEndpoint } from './faults.js';
+export type { SimulatorOptions } from './options.js';
 export type { PersonaAddress, SimulatorPersona } from './personas.js';
 export { DEFAULT_PERSONAS } from './personas.js';
-export type { SimulatorAction, SimulatorOptions } from './server.js';
+export type { SimulatorAction } from './server.js';
 export { ItsMeSimulator, startSimulator } from './server.js';
 export type {
   SessionBehaviour,

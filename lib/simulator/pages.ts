@@ -1,5 +1,5 @@
 import type { ItsMeLanguage } from '../types.js';
-import { html, type SafeHtml } from './html.js';
+import { html, SafeHtml } from './html.js';
 import { personaName, type SimulatorPersona } from './personas.js';
 
 /** The texts of the stand-in itsme screen. @internal */
@@ -104,7 +104,7 @@ body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif
 main{max-width:440px;margin:0 auto;padding:24px 16px}
 .card{background:#fff;border-radius:16px;box-shadow:0 2px 12px rgba(0,0,0,.08);padding:24px}
 .brand{display:flex;align-items:center;gap:10px;margin-bottom:16px;font-weight:700;font-size:20px}
-.logo{width:40px;height:40px;border-radius:10px;background:#ff4612;color:#fff;display:grid;place-items:center;font-size:13px;letter-spacing:-.5px}
+.logo{height:40px;padding:0 8px;border-radius:10px;background:#ff4612;color:#fff;display:grid;place-items:center;font-size:15px;letter-spacing:-.3px}
 h1{font-size:22px;margin:0 0 8px}
 .notice{background:#fff4ef;border:1px solid #ffc7b3;border-radius:10px;padding:10px 12px;font-size:14px;margin:16px 0}
 fieldset{border:0;padding:0;margin:16px 0}
@@ -127,10 +127,10 @@ function layout(lang: string, title: string, body: SafeHtml): string {
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="robots" content="noindex">
 <title>${title}</title>
-<style>${STYLE}</style>
+<style>${new SafeHtml(STYLE)}</style>
 </head>
 <body><main><div class="card">
-<div class="brand"><span class="logo" aria-hidden="true">itsme</span><span>itsme</span></div>
+<div class="brand"><span class="logo" aria-hidden="true">itsme</span><span>ZignSec simulator</span></div>
 ${body}
 </div></main></body>
 </html>`.value;

@@ -1,0 +1,191 @@
+import type { ItsMeLanguage } from '../lib/index.js';
+import { html, type SafeHtml } from './html.js';
+import type { AppUser, VerifiedIdentity } from './users.js';
+
+/** Shared bits every page needs. */
+export interface PageContext {
+  /** Show the banner saying itsme is simulated. */
+  simulated: boolean;
+}
+
+const LANGUAGE_NAMES: Record<ItsMeLanguage, string> = {
+  en: 'English',
+  fr: 'Français',
+  nl: 'Nederlands',
+  de: 'Deutsch',
+};
+
+function layout(ctx: PageContext, title: string, body: SafeHtml): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${title} · Demo Bank</title>
+<link rel="stylesheet" href="/assets/app.css">
+</head>
+<body>
+<header class="top"><div class="inner">
+<a class="brand" href="/"><span class="brand-mark" aria-hidden="true">DB</span>Demo Bank</a>
+<span class="top-note">passport-itsme example</span>
+</div></header>
+${
+  ctx.simulated
+    ? html`<div class="sim-banner" role="note"><div class="inner">Offline mode: itsme is played by the built-in ZignSec simulator. No real identity is checked.</div></div>`
+    : ''
+}
+<main>
+${body}
+</main>
+<footer>An example of <code>passport-itsme</code>. itsme® is a trademark of Belgian Mobile ID; this demo is not affiliated with it.</footer>
+</body>
+</html>`.value;
+}
+
+/** The login page: itsme with a language choice, and the username/password form. */
+export function loginPage(
+  ctx: PageContext,
+  options: { errors: string[]; notice?: string; language: ItsMeLanguage; demoHint?: string },
+): string {
+  const alerts = [
+    ...options.errors.map((text) => html`<p class="alert error" role="alert">${text}</p>`),
+    options.notice ? html`<p class="alert info" role="status">${options.notice}</p>` : '',
+  ];
+  const languages = (Object.keys(LANGUAGE_NAMES) as ItsMeLanguage[]).map(
+    (code) =>
+      html`<option value="${code}"${code === options.language ? html` selected` : ''}>${LANGUAGE_NAMES[code]}</option>`,
+  );
+  const body = html`<section class="card" aria-labelledby="title">
+<h1 id="title">Log in</h1>
+<p class="lead">Welcome to Demo Bank. Choose how you want to log in.</p>
+${alerts}
+<form method="get" action="/auth/itsme">
+<button type="submit" class="btn btn-itsme"><span class="itsme-mark" aria-hidden="true">itsme</span>Log in with itsme</button>
+<label class="lang">Language of the itsme screen
+<select name="language">${languages}</select></label>
+</form>
+<div class="divider">or with your password</div>
+<form method="post" action="/login">
+<label class="field">Username<input name="username" autocomplete="username" autocapitalize="none" required></label>
+<label class="field">Password<input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit" class="btn btn-secondary">Log in</button>
+</form>
+${options.demoHint ? html`<p class="hint">${options.demoHint}</p>` : ''}
+</section>`;
+  return layout(ctx, 'Log in', body);
+}
+
+/** The profile page: who is logged in, as a person would want to read it. */
+export function profilePage(ctx: PageContext, user: AppUser): string {
+  const identity = user.itsme;
+  const initials = initialsOf(user.displayName);
+  const rows: [string, SafeHtml | string][] = identity
+    ? identityRows(identity)
+    : [
+        ['Username', user.username ?? ''],
+        ['Login method', 'Username and password'],
+      ];
+  const body = html`<section class="card wide" aria-labelledby="title">
+<div class="person">
+<div class="avatar${identity ? '' : ' local'}" aria-hidden="true">${initials}</div>
+<div>
+<h1 id="title">${user.displayName}</h1>
+${
+  identity
+    ? html`<span class="verified">Identity verified with itsme on ${formatDateTime(identity.verifiedAt)}</span>`
+    : html`<span class="muted">Logged in with a password: identity not verified</span>`
+}
+</div>
+</div>
+<dl class="facts">
+${rows.map(([label, value]) => html`<div><dt>${label}</dt><dd>${value}</dd></div>`)}
+</dl>
+<form method="post" action="/logout"><button type="submit" class="btn btn-secondary">Log out</button></form>
+</section>`;
+  return layout(ctx, user.displayName, body);
+}
+
+/** A short page for errors that are not about logging in. */
+export function errorPage(ctx: PageContext, title: string, message: string): string {
+  return layout(
+    ctx,
+    title,
+    html`<section class="card"><h1>${title}</h1><p class="lead">${message}</p><a class="btn btn-secondary" href="/">Back to the start</a></section>`,
+  );
+}
+
+function identityRows(id: VerifiedIdentity): [string, SafeHtml | string][] {
+  const rows: [string, SafeHtml | string][] = [];
+  if (id.givenName) rows.push(['First name', id.givenName]);
+  if (id.familyName) rows.push(['Last name', id.familyName]);
+  if (id.birthday) {
+    const age = ageOf(id.birthday);
+    rows.push(['Date of birth', `${formatDate(id.birthday)}${age === undefined ? '' : ` (age ${age})`}`]);
+  }
+  if (id.placeOfBirth) rows.push(['Place of birth', id.placeOfBirth]);
+  if (id.gender) rows.push(['Gender', id.gender === 'male' ? 'Male' : id.gender === 'female' ? 'Female' : id.gender]);
+  if (id.nationality) rows.push(['Nationality', regionName(id.nationality)]);
+  if (id.email) rows.push(['E-mail', withBadge(id.email.value, id.email.verified)]);
+  if (id.phone) rows.push(['Phone', withBadge(id.phone.value, id.phone.verified)]);
+  if (id.address) {
+    const a = id.address;
+    const lines = [
+      a.streetAddress,
+      [a.postalCode, a.locality].filter(Boolean).join(' '),
+      a.country && regionName(a.country),
+    ]
+      .filter((line): line is string => !!line)
+      .map((line, i) => (i === 0 ? html`${line}` : html`<br>${line}`));
+    rows.push(['Address', lines.length > 0 ? html`${lines}` : (a.formatted ?? '')]);
+  }
+  if (id.locale) rows.push(['itsme language', LANGUAGE_NAMES[id.locale as ItsMeLanguage] ?? id.locale]);
+  rows.push(['itsme ID', html`<code>${id.sub}</code>`]);
+  return rows;
+}
+
+function withBadge(value: string, verified: boolean): SafeHtml {
+  return html`${value}<span class="badge ${verified ? 'ok' : 'warn'}">${verified ? 'verified' : 'not verified'}</span>`;
+}
+
+function initialsOf(name: string): string {
+  const parts = name.split(/\s+/).filter((p) => /^\p{Lu}/u.test(p));
+  const letters = (parts.length > 0 ? parts : name.split(/\s+/)).map((p) => p[0] ?? '');
+  return (letters.length > 1 ? `${letters[0]}${letters.at(-1)}` : (letters[0] ?? '?')).toUpperCase();
+}
+
+function formatDate(iso: string): string {
+  const date = new Date(`${iso}T00:00:00Z`);
+  if (Number.isNaN(date.getTime())) return iso;
+  return new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' }).format(
+    date,
+  );
+}
+
+function formatDateTime(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return new Intl.DateTimeFormat('en-GB', {
+    day: 'numeric',
+    month: 'long',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+  }).format(date);
+}
+
+function ageOf(iso: string): number | undefined {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso);
+  if (!match) return undefined;
+  const now = new Date();
+  const [y, m, d] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const before = now.getUTCMonth() + 1 < m || (now.getUTCMonth() + 1 === m && now.getUTCDate() < d);
+  return now.getUTCFullYear() - y - (before ? 1 : 0);
+}
+
+function regionName(code: string): string {
+  try {
+    return new Intl.DisplayNames(['en'], { type: 'region' }).of(code.toUpperCase()) ?? code;
+  } catch {
+    return code;
+  }
+}

@@ -1,0 +1,340 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { expect } from 'chai';
+import { type ExampleConfig, loadConfig } from '../example-app/config.js';
+import { type RunningExample, type StartOptions, startExampleApp } from '../example-app/start.js';
+import { DEFAULT_PERSONAS, type ItsMeSimulator, startSimulator } from '../lib/simulator/index.js';
+import { answerItsMePage, type ItsMeChoice } from './support/browser.js';
+import { type BrowserResponse, browse, CookieJar } from './support/http.js';
+
+const KEY = 'example-app-test-key-7c1d';
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+
+function config(overrides: Partial<ExampleConfig> = {}): ExampleConfig {
+  return {
+    port: 0,
+    host: '127.0.0.1',
+    sessionSecret: 'a-test-secret-that-is-long-enough-0123456789',
+    trustProxy: false,
+    zignsec: { mode: 'simulator' },
+    ...overrides,
+  };
+}
+
+const onLoopback: StartOptions = { publicUrlFor: (port) => `http://127.0.0.1:${port}` };
+
+/** Starts the example app against its own simulator (port 0 both), as in the README. */
+const logged: string[] = [];
+
+async function startAgainst(sim: ItsMeSimulator): Promise<RunningExample> {
+  return startExampleApp(config({ zignsec: { mode: 'zignsec', apiKey: KEY, environment: 'test', baseURL: sim.url } }), {
+    ...onLoopback,
+    app: { log: (line) => logged.push(line) },
+  });
+}
+
+/** One person in one browser: open the app, log in with itsme, answer on the itsme screen, come back. */
+async function itsmeLogin(
+  app: RunningExample,
+  jar: CookieJar,
+  choice: ItsMeChoice,
+  language?: string,
+): Promise<{ itsmePage: BrowserResponse; back: BrowserResponse; landing: BrowserResponse }> {
+  const home = await browse(`${app.url}/`, jar);
+  expect(home.status).to.equal(200);
+  expect(home.body).to.include('Log in with itsme');
+  const start = await browse(`${app.url}/auth/itsme${language ? `?language=${language}` : ''}`, jar);
+  expect(start.status, start.body).to.equal(302);
+  const { page, answer } = await answerItsMePage(start.location as string, jar, choice);
+  expect(answer.status).to.equal(302);
+  expect(answer.location?.startsWith(`${app.url}/auth/itsme/callback?relaystate=`)).to.equal(true);
+  const back = await browse(answer.location as string, jar);
+  expect(back.status).to.equal(302);
+  const landing = await browse(new URL(back.location as string, app.url).href, jar);
+  return { itsmePage: page, back, landing };
+}
+
+describe('example app', () => {
+  let sim: ItsMeSimulator;
+  let app: RunningExample;
+  const extra: RunningExample[] = [];
+  before(async () => {
+    sim = await startSimulator({ apiKey: KEY });
+    app = await startAgainst(sim);
+  });
+  after(async () => {
+    await app.close();
+    await sim.close();
+  });
+  afterEach(async () => {
+    await Promise.all(extra.splice(0).map((a) => a.close()));
+  });
+
+  describe('itsme login', () => {
+    it('should log a person in with itsme and show the verified identity on /profile', async () => {
+      const jar = new CookieJar();
+      const { back, landing } = await itsmeLogin(app, jar, { action: 'approve', persona: 'anneleen' });
+      expect(back.location).to.equal('/profile');
+      expect(landing.status).to.equal(200);
+      const body = landing.body;
+      expect(body).to.include('<h1 id="title">Anneleen Peeters</h1>');
+      expect(body).to.include('Identity verified with itsme');
+      expect(body).to.include('14 July 1992');
+      expect(body).to.include('Meir 12<br>2000 Antwerpen<br>Belgium');
+      expect(body).to.match(/anneleen\.peeters@example\.be<span class="badge warn">not verified/);
+      expect(body).to.match(/\+32 470123456<span class="badge ok">verified/);
+      expect(body).to.include(`<code>${DEFAULT_PERSONAS[1]?.sub}</code>`);
+    });
+
+    it('should show only what itsme returned for a person without first name or e-mail', async () => {
+      const first = await itsmeLogin(app, new CookieJar(), { action: 'approve', persona: 'vandenbossche' });
+      expect(first.landing.body).to.include('<h1 id="title">Van den Bossche</h1>');
+      expect(first.landing.body).not.to.include('First name');
+      const second = await itsmeLogin(app, new CookieJar(), { action: 'approve', persona: 'helene' });
+      expect(second.landing.body).to.include('Hélène Dubois-Lefèvre');
+      expect(second.landing.body).not.to.include('E-mail');
+      expect(second.landing.body).to.include('Namur');
+    });
+
+    it('should show that the login was cancelled on the login page, and not log in', async () => {
+      const jar = new CookieJar();
+      const { back, landing } = await itsmeLogin(app, jar, { action: 'cancel' });
+      expect(back.location).to.equal('/');
+      expect(landing.body).to.include('<p class="alert error" role="alert">The itsme login was cancelled.</p>');
+      expect((await browse(`${app.url}/profile`, jar)).location).to.equal('/');
+      expect((await browse(`${app.url}/`, jar)).body).not.to.include('cancelled');
+    });
+
+    it('should log in when ZignSec still answers Pending a few times after the approval', async () => {
+      sim.configureNextSession({ pendingPolls: 2 });
+      const { landing } = await itsmeLogin(app, new CookieJar(), { action: 'approve', persona: 'juergen' });
+      expect(landing.body).to.include('Jürgen Schmitz');
+      expect(sim.lastSession()?.polls).to.equal(3);
+    });
+
+    it('should show that the login expired when the person answered too late', async () => {
+      let now = Date.now();
+      const slowSim = await startSimulator({ apiKey: KEY, clock: () => now, sessionTtl: 60_000 });
+      const late = await startAgainst(slowSim);
+      extra.push(late);
+      try {
+        const jar = new CookieJar();
+        const start = await browse(`${late.url}/auth/itsme?language=fr`, jar);
+        const page = await browse(start.location as string, jar);
+        now += 120_000;
+        const token = /name="token" value="([^"]+)"/.exec(page.body)?.[1] ?? '';
+        const answer = await browse(start.location as string, jar, {
+          method: 'POST',
+          body: `token=${token}&action=approve&persona=florent`,
+          headers: FORM,
+        });
+        const back = await browse(answer.location as string, jar);
+        const landing = await browse(new URL(back.location as string, late.url).href, jar);
+        expect(landing.body).to.include('The itsme login expired before it was confirmed. Please try again.');
+      } finally {
+        await slowSim.close();
+      }
+    });
+
+    it('should refuse to use the same way back twice', async () => {
+      const jar = new CookieJar();
+      const start = await browse(`${app.url}/auth/itsme`, jar);
+      const { answer } = await answerItsMePage(start.location as string, jar, { action: 'approve' });
+      await browse(answer.location as string, jar);
+      await browse(`${app.url}/`, jar);
+      const again = await browse(answer.location as string, jar);
+      expect(again.location).to.equal('/');
+      const home = await browse(`${app.url}/`, jar);
+      expect(home.status).to.equal(302);
+      const other = new CookieJar();
+      const replay = await browse(answer.location as string, other);
+      expect(replay.location).to.equal('/');
+      expect((await browse(`${app.url}/`, other)).body).to.include('unknown, was already used or has expired');
+    });
+
+    it('should say itsme is unavailable when ZignSec fails, and keep serving', async () => {
+      sim.failNext('start', { status: 503 });
+      const failed = await browse(`${app.url}/auth/itsme?language=en`, new CookieJar());
+      expect(failed.status).to.equal(502);
+      expect(failed.body).to.include('itsme is not available right now');
+      expect(logged.at(-1)).to.include('HTTP 503');
+      expect(logged.join('\n')).not.to.include(KEY);
+      const { landing } = await itsmeLogin(app, new CookieJar(), { action: 'approve' });
+      expect(landing.body).to.include('Florent Verschueren');
+    });
+  });
+
+  describe('language', () => {
+    it('should show the itsme screen in the language chosen on the login page', async () => {
+      const expected = { nl: 'Bevestigen met itsme', fr: 'Confirmer avec itsme', de: 'Mit itsme bestätigen' };
+      for (const [language, title] of Object.entries(expected)) {
+        const { itsmePage } = await itsmeLogin(app, new CookieJar(), { action: 'cancel' }, language);
+        expect(itsmePage.body, language).to.include(`<h1>${title}</h1>`);
+        expect(sim.lastSession()?.request.language).to.equal(language);
+      }
+    });
+
+    it('should go back to the login page for a language itsme does not offer, without calling ZignSec', async () => {
+      const before = sim.sessionCount;
+      const res = await browse(`${app.url}/auth/itsme?language=es`, new CookieJar());
+      expect(res.location).to.equal('/');
+      expect(sim.sessionCount).to.equal(before);
+    });
+  });
+
+  describe('password login beside itsme', () => {
+    it('should log the demo user in with the password form', async () => {
+      const jar = new CookieJar();
+      const res = await browse(`${app.url}/login`, jar, {
+        method: 'POST',
+        body: 'username=demo&password=demo',
+        headers: FORM,
+      });
+      expect(res.location).to.equal('/profile');
+      const profile = await browse(`${app.url}/profile`, jar);
+      expect(profile.body).to.include('<h1 id="title">Demo User</h1>');
+      expect(profile.body).to.include('Logged in with a password');
+    });
+
+    it('should refuse a wrong password with a message on the login page', async () => {
+      const jar = new CookieJar();
+      const res = await browse(`${app.url}/login`, jar, {
+        method: 'POST',
+        body: 'username=demo&password=nope',
+        headers: FORM,
+      });
+      expect(res.location).to.equal('/');
+      expect((await browse(`${app.url}/`, jar)).body).to.include('Wrong username or password.');
+      expect((await browse(`${app.url}/profile`, jar)).location).to.equal('/');
+    });
+  });
+
+  describe('logout and cookies', () => {
+    it('should log out by POST only, and say so', async () => {
+      const jar = new CookieJar();
+      await itsmeLogin(app, jar, { action: 'approve' });
+      expect((await browse(`${app.url}/logout`, jar)).status).to.equal(404);
+      expect((await browse(`${app.url}/profile`, jar)).status).to.equal(200);
+      const out = await browse(`${app.url}/logout`, jar, { method: 'POST', body: '', headers: FORM });
+      expect(out.status).to.equal(303);
+      expect((await browse(`${app.url}/`, jar)).body).to.include('You are logged out.');
+      expect((await browse(`${app.url}/profile`, jar)).location).to.equal('/');
+    });
+
+    it('should refuse a logout posted from another site', async () => {
+      const jar = new CookieJar();
+      await itsmeLogin(app, jar, { action: 'approve' });
+      const forged = await browse(`${app.url}/logout`, jar, {
+        method: 'POST',
+        body: '',
+        headers: { ...FORM, origin: 'https://evil.example' },
+      });
+      expect(forged.status).to.equal(403);
+      expect((await browse(`${app.url}/profile`, jar)).status).to.equal(200);
+    });
+
+    it('should set an httpOnly SameSite=Lax session cookie, Secure behind an HTTPS proxy', async () => {
+      const res = await browse(`${app.url}/auth/itsme`, new CookieJar());
+      const cookie = res.headers.getSetCookie().find((c) => c.startsWith('demo.sid='));
+      expect(cookie)
+        .to.match(/; HttpOnly/i)
+        .and.match(/; SameSite=Lax/i);
+      expect(cookie).not.to.match(/; Secure/i);
+      const proxied = await startExampleApp(
+        config({
+          publicUrl: 'https://bank.example',
+          trustProxy: 'loopback',
+          zignsec: { mode: 'zignsec', apiKey: KEY, environment: 'test', baseURL: sim.url },
+        }),
+      );
+      extra.push(proxied);
+      expect(proxied.url).to.equal('https://bank.example');
+      const secure = await browse(`${proxied.listening}/auth/itsme`, new CookieJar(), {
+        headers: { 'x-forwarded-proto': 'https' },
+      });
+      expect(secure.headers.getSetCookie().find((c) => c.startsWith('demo.sid='))).to.match(/; Secure/i);
+      expect(secure.location?.startsWith(sim.url)).to.equal(true);
+      expect(sim.lastSession()?.request.target).to.equal('https://bank.example/auth/itsme/callback');
+    });
+
+    it('should escape what itsme returned when showing it', async () => {
+      const evil = {
+        ...(DEFAULT_PERSONAS[0] as (typeof DEFAULT_PERSONAS)[0]),
+        id: 'evil',
+        givenName: '<img src=x onerror=alert(1)>',
+        address: { street_address: '"><script>alert(2)</script>', locality: 'Gent', postal_code: '9000' },
+      };
+      const embedded = await startExampleApp(config(), { ...onLoopback, simulator: { personas: [evil] } });
+      extra.push(embedded);
+      expect(embedded.simulator).to.not.equal(undefined);
+      const { landing } = await itsmeLogin(embedded, new CookieJar(), { action: 'approve', persona: 'evil' });
+      expect(landing.body).to.include('&lt;img src=x onerror=alert(1)&gt;');
+      expect(landing.body).not.to.include('<img src=x');
+      expect(landing.body).not.to.include('<script>');
+      expect(landing.body).to.include('Offline mode: itsme is played by the built-in ZignSec simulator');
+    });
+  });
+
+  describe('configuration', () => {
+    it('should use the embedded simulator, port 3000 and a warned development secret by default', () => {
+      const { config: c, warnings } = loadConfig({});
+      expect(c).to.include({ port: 3000, host: '127.0.0.1', trustProxy: false });
+      expect(c.zignsec).to.deep.equal({ mode: 'simulator' });
+      expect(c.publicUrl).to.equal(undefined);
+      expect(warnings.join(' ')).to.include('SESSION_SECRET is not set');
+    });
+
+    it('should use ZignSec when an API key is given, on the test host unless told otherwise', () => {
+      const env = {
+        ZIGNSEC_API_KEY: 'k',
+        SESSION_SECRET: 'x'.repeat(40),
+        PUBLIC_URL: 'https://bank.example/',
+        TRUST_PROXY: '1',
+      };
+      const { config: c, warnings } = loadConfig(env);
+      expect(c.zignsec).to.deep.equal({ mode: 'zignsec', apiKey: 'k', environment: 'test' });
+      expect(c).to.include({ publicUrl: 'https://bank.example', trustProxy: 1 });
+      expect(warnings).to.deep.equal([]);
+      expect(loadConfig({ ...env, ZIGNSEC_ENV: 'production' }).config.zignsec).to.include({
+        environment: 'production',
+      });
+    });
+
+    it('should refuse bad values, naming the variable', () => {
+      expect(() => loadConfig({ PORT: 'eighty' })).to.throw(/PORT/);
+      expect(() => loadConfig({ ZIGNSEC_API_KEY: 'k', ZIGNSEC_ENV: 'prod' })).to.throw(/ZIGNSEC_ENV/);
+      expect(() => loadConfig({ ZIGNSEC_ENV: 'production' })).to.throw(/ZIGNSEC_API_KEY/);
+      expect(() => loadConfig({ PUBLIC_URL: 'bank.example' })).to.throw(/PUBLIC_URL/);
+    });
+
+    it('should start with `npm start` offline, say that it uses the simulator, and serve the login page', async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'example-app/server.ts'], {
+        env: { ...process.env, PORT: '0', ZIGNSEC_API_KEY: '', SESSION_SECRET: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (c: Buffer) => {
+        output += c.toString();
+      });
+      child.stderr.on('data', (c: Buffer) => {
+        output += c.toString();
+      });
+      try {
+        while (!/open (http:\S+)/.test(output)) {
+          if (child.exitCode !== null) throw new Error(output);
+          await once(child.stdout, 'data');
+        }
+        expect(output).to.include('itsme is played by the embedded simulator');
+        expect(output).to.include('SESSION_SECRET is not set');
+        const port = new URL(/open (http:\S+)/.exec(output)?.[1] as string).port;
+        const home = await browse(`http://127.0.0.1:${port}/`, new CookieJar());
+        expect(home.body).to.include('Log in with itsme');
+        child.kill('SIGTERM');
+        const [code] = (await once(child, 'exit')) as [number | null];
+        expect(code).to.equal(0);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+    });
+  });
+});
