@@ -87,7 +87,7 @@ export function normalizeErrors(value: unknown): ZignSecErrorEntry[] {
   if (value === undefined || value === null) return [];
   const list = Array.isArray(value) ? value : [value];
   return list.map((entry): ZignSecErrorEntry => {
-    if (typeof entry === 'string') return { code: entry.slice(0, 200) };
+    if (typeof entry === 'string') return { code: entry.slice(0, 200) || 'UNKNOWN' };
     if (entry && typeof entry === 'object') {
       const { code, description } = entry as { code?: unknown; description?: unknown };
       const out: ZignSecErrorEntry = { code: typeof code === 'string' && code ? code.slice(0, 200) : 'UNKNOWN' };
