@@ -17,7 +17,8 @@ export interface TestApp {
 /**
  * A real Express app with express-session and passport 0.7, using ItsMeStrategy:
  * `/login` starts, `/callback` completes and redirects to `/me` (JSON of `req.user`) or to `/failed`
- * (JSON of the session's failure messages and the status Passport would have used).
+ * (JSON of the session's failure messages and the status Passport would have used); `/callback/status`
+ * completes without failureRedirect, so a failure answers with the strategy's own status.
  */
 export async function startTestApp(options: {
   version?: 4 | 5;
@@ -55,6 +56,12 @@ export async function startTestApp(options: {
   });
   app.get('/callback', finish, (_req, res) => res.redirect('/me'));
   app.post('/callback', finish, (_req, res) => res.redirect('/me'));
+  // Without failureRedirect: Passport answers a failure with the strategy's status (400, 401, 403).
+  app.get(
+    '/callback/status',
+    instance.authenticate('itsme', { keepSessionInfo: options.keepSessionInfo ?? false }),
+    (req, res) => res.json(req.user ?? null),
+  );
   app.get('/me', (req, res) => {
     res.status(req.user ? 200 : 401).json(req.user ?? null);
   });
