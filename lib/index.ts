@@ -3,6 +3,10 @@ export { ItsMeClient, isFinal } from './client.js';
 export type { ItsMeErrorCode, ItsMeErrorDetails, ZignSecErrorEntry } from './errors.js';
 export { ItsMeError } from './errors.js';
 export { parseClaims, toProfile } from './profile.js';
+export type { MemorySeenStoreOptions, SeenClaim, SeenStore } from './seen-store.js';
+export { MemorySeenStore } from './seen-store.js';
+export type { SignatureCheck, SignatureFormat, VerifySignatureOptions } from './signature.js';
+export { SIGNATURE_HEADER, signWebhook, verifyWebhookSignature } from './signature.js';
 export type { PendingLogin, RelayStateStore, SessionRelayStateStoreOptions } from './store.js';
 export { SessionRelayStateStore } from './store.js';
 export type {
@@ -28,3 +32,5 @@ export type {
   ZignSecEnvironment,
   ZignSecIdentity,
 } from './types.js';
+export type { WebhookHandler, WebhookHandlerOptions, WebhookResultCallback } from './webhook.js';
+export { createWebhookHandler, keepRawBody } from './webhook.js';
