@@ -1,0 +1,310 @@
+import { expect } from 'chai';
+import { RedisStore } from 'connect-redis';
+import { createClient } from 'redis';
+import { RedisRelayStateStore } from '../lib/index.js';
+import {
+  captureLogs,
+  type GuardedApp,
+  type GuardedAppOptions,
+  guardProcess,
+  type LogCapture,
+  type ProcessGuard,
+  realNetwork,
+  startGuardedApp,
+} from './support/guards.js';
+import { browse, CookieJar } from './support/http.js';
+import { findRedisServer, type RedisServer, startRedisServer } from './support/redis.js';
+import { ZignSecStub } from './support/zignsec-stub.js';
+
+const API_KEY = 'redis-KEY-never-in-logs-6e21a0';
+const SECRET = 'one secret for every instance';
+const SUB = '1pjoxjqmuxdswhdqiarsxwsekxrwf1hfdvw9';
+const UNKNOWN = 'This itsme login is unknown, was already used or has expired. Please start again.';
+
+type Client = ReturnType<typeof createClient>;
+
+describe('several instances on Redis', function () {
+  this.timeout(20_000);
+  let redis: RedisServer;
+  let stub: ZignSecStub;
+  let guard: ProcessGuard;
+  let restoreNock: () => void;
+  let logs: LogCapture | undefined;
+  const clients: Client[] = [];
+  const apps: GuardedApp[] = [];
+
+  before(async function () {
+    const binary = findRedisServer();
+    if (!binary) {
+      if (process.env.ITSME_REQUIRE_REDIS === '1') {
+        throw new Error('redis-server is not installed, and ITSME_REQUIRE_REDIS=1 makes that a failure');
+      }
+      const line = '!'.repeat(78);
+      console.warn(
+        `\n${line}\n!! SKIPPED: the Redis tests (several app instances) need redis-server.\n` +
+          `!! Install it (apt-get install redis-server) or run .ci/run, which sets ITSME_REQUIRE_REDIS=1.\n${line}\n`,
+      );
+      this.skip();
+    }
+    restoreNock = realNetwork();
+    guard = guardProcess();
+    redis = await startRedisServer(binary);
+    stub = await new ZignSecStub(API_KEY).start();
+  });
+  after(async () => {
+    for (const app of apps.splice(0)) await app.close();
+    for (const client of clients.splice(0)) if (client.isOpen) await client.close();
+    await stub?.close();
+    await redis?.stop();
+    guard?.dispose();
+    restoreNock?.();
+  });
+  beforeEach(() => {
+    logs = captureLogs();
+  });
+  afterEach(async () => {
+    logs?.dispose();
+    logs?.assertAbsent(API_KEY);
+    await guard?.assertClean();
+  });
+
+  async function connect(): Promise<Client> {
+    const client = createClient({ url: redis.url });
+    client.on('error', () => {});
+    await client.connect();
+    clients.push(client);
+    return client;
+  }
+
+  /** One app instance, as a separate process would be: its own Redis connections, the shared secret. */
+  async function instance(label: string, extra: Partial<GuardedAppOptions> = {}): Promise<GuardedApp> {
+    const client = await connect();
+    const app = await startGuardedApp({
+      label,
+      secret: SECRET,
+      sessionStore: new RedisStore({ client, prefix: 'itsme-test-sess:' }),
+      ...extra,
+      strategy: { baseURL: stub.url, apiKey: API_KEY, ...extra.strategy },
+    });
+    apps.push(app);
+    return app;
+  }
+
+  async function begin(app: GuardedApp, jar: CookieJar): Promise<string> {
+    const res = await browse(`${app.url}/login`, jar);
+    expect(res.status, res.body).to.equal(302);
+    return stub.lastRelayState();
+  }
+
+  async function me(app: GuardedApp, jar: CookieJar) {
+    const res = await browse(`${app.url}/me`, jar);
+    return { status: res.status, user: JSON.parse(res.body) as { id?: string } | null };
+  }
+
+  describe('with the default session store shared through connect-redis', () => {
+    let a: GuardedApp;
+    let b: GuardedApp;
+    before(async () => {
+      a = await instance('A');
+      b = await instance('B');
+    });
+
+    it('should complete on instance B a login started on instance A', async () => {
+      const jar = new CookieJar();
+      const relayState = await begin(a, jar);
+      const back = await browse(`${b.url}/callback?relaystate=${relayState}`, jar);
+      expect(back.location).to.equal('/me');
+      expect((await me(b, jar)).user?.id).to.equal(SUB);
+      expect((await me(a, jar)).user?.id, 'the session is shared').to.equal(SUB);
+      expect(b.verified).to.have.length(1);
+      expect(a.verified).to.have.length(0);
+    });
+
+    it('should refuse a replay on instance A after instance B used the relaystate', async () => {
+      const jar = new CookieJar();
+      const relayState = await begin(a, jar);
+      const before = new CookieJar();
+      for (const [k, v] of jar.cookies) before.cookies.set(k, v);
+      const gets = stub.gets.length;
+      expect((await browse(`${b.url}/callback/raw?relaystate=${relayState}`, jar)).status).to.equal(200);
+      // With the browser's current cookie, and with the cookie it had before logging in.
+      expect((await browse(`${a.url}/callback/raw?relaystate=${relayState}`, jar)).status).to.equal(403);
+      expect((await browse(`${a.url}/callback/raw?relaystate=${relayState}`, before)).status).to.equal(403);
+      const replay = await browse(`${a.url}/callback?relaystate=${relayState}`, before);
+      expect(replay.location).to.equal('/failed');
+      const failed = await browse(`${a.url}/failed`, before);
+      expect(JSON.parse(failed.body).messages).to.deep.equal([UNKNOWN]);
+      expect(stub.gets.length - gets, 'ZignSec asked once').to.equal(1);
+      expect((await me(a, before)).status, 'the pre-login cookie is not logged in').to.equal(401);
+    });
+
+    it("should refuse on instance B another browser's login started on instance A", async () => {
+      const alice = new CookieJar();
+      const mallory = new CookieJar();
+      const relayState = await begin(a, alice);
+      await begin(b, mallory);
+      expect((await browse(`${b.url}/callback/raw?relaystate=${relayState}`, mallory)).status).to.equal(403);
+      expect((await me(b, mallory)).status).to.equal(401);
+      expect((await browse(`${b.url}/callback/raw?relaystate=${relayState}`, alice)).status).to.equal(200);
+    });
+
+    it('should let at most one of two simultaneous callbacks on one instance reach verify', async () => {
+      for (let round = 0; round < 5; round++) {
+        const jar = new CookieJar();
+        const relayState = await begin(a, jar);
+        const before = b.verified.length;
+        const results = await Promise.all(
+          [0, 1].map(() => browse(`${b.url}/callback/raw?relaystate=${relayState}`, jar)),
+        );
+        expect(results.map((r) => r.status).sort(), `round ${round}`).to.deep.equal([200, 403]);
+        expect(b.verified.length - before).to.equal(1);
+      }
+    });
+
+    it('should complete on instance B a login whose instance A died after the redirect to itsme', async () => {
+      const doomed = await instance('doomed');
+      const jar = new CookieJar();
+      const relayState = await begin(doomed, jar);
+      await doomed.close();
+      const back = await browse(`${b.url}/callback?relaystate=${relayState}`, jar);
+      expect(back.location).to.equal('/me');
+      expect((await me(b, jar)).user?.id).to.equal(SUB);
+    });
+
+    it('should let the same browser finish on B when A died during the callback, before saving the session', async () => {
+      const { doomed, reached } = await hangingInstance();
+      const jar = new CookieJar();
+      const relayState = await begin(doomed, jar);
+      const dying = browse(`${doomed.url}/callback?relaystate=${relayState}`, jar).catch((err: Error) => err);
+      await reached;
+      await doomed.close();
+      expect(await dying).to.be.instanceOf(Error);
+      // The session in Redis still holds the pending login: taking it was never saved.
+      const back = await browse(`${b.url}/callback?relaystate=${relayState}`, jar);
+      expect(back.location).to.equal('/me');
+    });
+  });
+
+  describe('with the opt-in RedisRelayStateStore (one-time GETDEL)', () => {
+    let a: GuardedApp;
+    let b: GuardedApp;
+    let storeClient: Client;
+    before(async () => {
+      storeClient = await connect();
+      a = await instance('A*', {
+        strategy: { ...base(), store: new RedisRelayStateStore({ client: await connect() }) },
+      });
+      b = await instance('B*', {
+        strategy: { ...base(), store: new RedisRelayStateStore({ client: await connect() }) },
+      });
+    });
+
+    it('should complete on instance B a login started on instance A, then refuse a replay on A', async () => {
+      const jar = new CookieJar();
+      const relayState = await begin(a, jar);
+      const back = await browse(`${b.url}/callback?relaystate=${relayState}`, jar);
+      expect(back.location).to.equal('/me');
+      expect((await me(b, jar)).user?.id).to.equal(SUB);
+      expect((await browse(`${a.url}/callback/raw?relaystate=${relayState}`, jar)).status).to.equal(403);
+    });
+
+    it('should let at most one of simultaneous callbacks on two instances reach verify', async () => {
+      for (let round = 0; round < 10; round++) {
+        const jar = new CookieJar();
+        const relayState = await begin(round % 2 ? a : b, jar);
+        const before = a.verified.length + b.verified.length;
+        const results = await Promise.all(
+          [a, b, a, b].map((app) => browse(`${app.url}/callback/raw?relaystate=${relayState}`, jar)),
+        );
+        expect(results.map((r) => r.status).sort(), `round ${round}`).to.deep.equal([200, 403, 403, 403]);
+        expect(a.verified.length + b.verified.length - before, `round ${round}`).to.equal(1);
+      }
+    });
+
+    it("should refuse another browser's relaystate without using up the owner's login", async () => {
+      const alice = new CookieJar();
+      const mallory = new CookieJar();
+      const relayState = await begin(a, alice);
+      await begin(b, mallory);
+      expect((await browse(`${b.url}/callback/raw?relaystate=${relayState}`, mallory)).status).to.equal(403);
+      expect((await browse(`${a.url}/callback/raw?relaystate=${relayState}`, new CookieJar())).status).to.equal(403);
+      expect(await storeClient.exists(`passport-itsme:login:${relayState}`)).to.equal(1);
+      expect((await browse(`${b.url}/callback/raw?relaystate=${relayState}`, alice)).status).to.equal(200);
+    });
+
+    it('should keep a one-time key that expires with the pending login and is gone once used', async () => {
+      const jar = new CookieJar();
+      const start = await browse(`${a.url}/login`, jar);
+      const sessionId = new URL(String(start.location)).searchParams.get('session');
+      const relayState = stub.lastRelayState();
+      const key = `passport-itsme:login:${relayState}`;
+      expect(await storeClient.pTTL(key)).to.be.within(1, 600_000);
+      expect(await storeClient.get(key)).to.equal(sessionId);
+      expect((await browse(`${b.url}/callback/raw?relaystate=${relayState}`, jar)).status).to.equal(200);
+      expect(await storeClient.exists(key)).to.equal(0);
+    });
+
+    it('should refuse a login whose one-time key another instance already took', async () => {
+      const jar = new CookieJar();
+      const relayState = await begin(a, jar);
+      expect(await storeClient.getDel(`passport-itsme:login:${relayState}`)).to.be.a('string');
+      const res = await browse(`${b.url}/callback?relaystate=${relayState}`, jar);
+      expect(res.location).to.equal('/failed');
+      expect(JSON.parse((await browse(`${b.url}/failed`, jar)).body).messages).to.deep.equal([UNKNOWN]);
+    });
+
+    it('should make the browser start again when an instance died during the callback', async () => {
+      const { doomed, reached } = await hangingInstance({
+        store: new RedisRelayStateStore({ client: await connect() }),
+      });
+      const jar = new CookieJar();
+      const relayState = await begin(doomed, jar);
+      const dying = browse(`${doomed.url}/callback?relaystate=${relayState}`, jar).catch((err: Error) => err);
+      await reached;
+      await doomed.close();
+      expect(await dying).to.be.instanceOf(Error);
+      expect((await browse(`${b.url}/callback/raw?relaystate=${relayState}`, jar)).status).to.equal(403);
+    });
+
+    it('should answer a clean error() and keep serving when Redis cannot be reached at the callback', async () => {
+      const lost = await connect();
+      const app = await instance('lost-redis', {
+        strategy: { ...base(), store: new RedisRelayStateStore({ client: lost }) },
+      });
+      const jar = new CookieJar();
+      const relayState = await begin(app, jar);
+      await lost.close();
+      const res = await browse(`${app.url}/callback?relaystate=${relayState}`, jar);
+      expect(res.status).to.equal(500);
+      expect(app.errors).to.have.length(1);
+      expect(app.verified).to.have.length(0);
+      expect((await browse(`${app.url}/health`, jar)).status).to.equal(200);
+    });
+
+    it('should require a client with set and getDel', () => {
+      expect(() => new RedisRelayStateStore({} as never)).to.throw(TypeError, /client option with set and getDel/);
+      expect(() => new RedisRelayStateStore({ client: { set: async () => 'OK' } } as never)).to.throw(TypeError);
+      expect(() => new RedisRelayStateStore({ client: storeClient, ttl: 0 })).to.throw(TypeError, /ttl/);
+    });
+  });
+
+  function base() {
+    return { baseURL: stub.url, apiKey: API_KEY };
+  }
+
+  /** An instance whose verify never returns: the process is "killed" while a callback is in it. */
+  async function hangingInstance(strategy: Partial<GuardedAppOptions['strategy']> = {}) {
+    let signal: () => void = () => {};
+    const reached = new Promise<void>((resolve) => {
+      signal = resolve;
+    });
+    const doomed = await instance('hanging', {
+      strategy: { ...base(), ...strategy },
+      verify: () => {
+        signal();
+        return new Promise(() => {});
+      },
+    });
+    return { doomed, reached };
+  }
+});
