@@ -78,14 +78,7 @@ export class SessionRelayStateStore implements RelayStateStore {
   }
 
   #session(req: Request): SessionLike {
-    const session = (req as { session?: unknown }).session;
-    if (!session || typeof session !== 'object') {
-      throw new ItsMeError(
-        'ERR_ITSME_SESSION_REQUIRED',
-        'passport-itsme needs session support to remember pending logins: add express-session (or a compatible middleware) before passport, or give the strategy a store option',
-      );
-    }
-    return session as SessionLike;
+    return sessionOf(req);
   }
 
   /** The entries that have not expired, as a fresh object sorted oldest first. */
@@ -101,4 +94,19 @@ export class SessionRelayStateStore implements RelayStateStore {
     }
     return out;
   }
+}
+
+/**
+ * `req.session`, or an `ERR_ITSME_SESSION_REQUIRED` error saying how to provide it.
+ * @internal
+ */
+export function sessionOf(req: Request): SessionLike {
+  const session = (req as { session?: unknown }).session;
+  if (!session || typeof session !== 'object') {
+    throw new ItsMeError(
+      'ERR_ITSME_SESSION_REQUIRED',
+      'passport-itsme needs session support to remember pending logins: add express-session (or a compatible middleware) before passport, or give the strategy a store option',
+    );
+  }
+  return session as SessionLike;
 }

@@ -4,7 +4,7 @@ import { checkClientOptions, ItsMeClient, isHttpUrl } from './client.js';
 import { describeErrors, ItsMeError } from './errors.js';
 import { toProfile } from './profile.js';
 import { createRelayState, readRelayState } from './relaystate.js';
-import { type RelayStateStore, SessionRelayStateStore } from './store.js';
+import { type RelayStateStore, SessionRelayStateStore, sessionOf } from './store.js';
 import type { ItsMeLanguage, ItsMeProfile, StartRequest, ZignSecEnvironment } from './types.js';
 import { LANGUAGES } from './types.js';
 
@@ -170,6 +170,8 @@ export class ItsMeStrategy extends PassportStrategy {
     if (options.language !== undefined && !LANGUAGES.includes(options.language)) {
       throw new TypeError(`ItsMeStrategy language must be one of ${LANGUAGES.join(', ')}`);
     }
+    // Without a session the login could never complete: say so before opening a ZignSec session.
+    if (this.store instanceof SessionRelayStateStore) sessionOf(req);
     const relayState = createRelayState();
     const { id, redirectUrl } = await this.client.start(actions.startParams(req, options, relayState));
     await this.store.save(req, relayState, { sessionId: id, createdAt: Date.now() });

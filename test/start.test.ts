@@ -313,11 +313,21 @@ describe('start', () => {
       expect(nock.pendingMocks()).to.have.length(1);
     });
 
-    it('should error saying session support is needed when there is no req.session', async () => {
-      replyToStart(200, ok);
+    it('should error saying session support is needed, before calling ZignSec, when there is no req.session', async () => {
+      const seen = replyToStart(200, ok);
       const outcome = expectKind(await runStrategy(strategy(), fakeRequest({ session: null })), 'error');
       expect((outcome.error as ItsMeError).code).to.equal('ERR_ITSME_SESSION_REQUIRED');
       expect(outcome.error.message).to.match(/express-session/);
+      expect(seen).to.have.length(0);
+    });
+
+    it('should leave the session check to a custom store', async () => {
+      const seen = replyToStart(200, ok);
+      const saved: string[] = [];
+      const store = { save: async (_req: unknown, rs: string) => void saved.push(rs), take: async () => undefined };
+      const outcome = await runStrategy(strategy({ store }), fakeRequest({ session: null }));
+      expect(expectKind(outcome, 'redirect').url).to.equal(REDIRECT);
+      expect(saved).to.deep.equal([seen[0]?.body.relaystate]);
     });
   });
 
