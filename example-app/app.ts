@@ -34,6 +34,12 @@ export interface ExampleAppOptions {
   simulated?: boolean;
   /** The username/password account. Default demo / demo. */
   demoUser?: DemoUser;
+  /**
+   * Redirects GET requests that arrive by another host name (127.0.0.1 instead of localhost) to
+   * `publicUrl`, so that the session cookie is set where the itsme callback will come back. For local
+   * development only: behind a proxy the Host header may legitimately differ. Default `false`.
+   */
+  canonicalHost?: boolean;
   /** Where server errors are reported. Default `console.error`. */
   log?: (line: string) => void;
   /** Adds routes (a webhook receiver, an admin page, ...) before the 404 and error handlers. */
@@ -88,6 +94,15 @@ export function createApp(options: ExampleAppOptions): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy ?? false);
   app.use(securityHeaders);
+  if (options.canonicalHost) {
+    app.use((req, res, next) => {
+      if ((req.method === 'GET' || req.method === 'HEAD') && req.get('host') !== publicUrl.host) {
+        res.redirect(`${base}${req.originalUrl}`);
+        return;
+      }
+      next();
+    });
+  }
   app.get('/assets/app.css', (_req, res) => {
     res.type('text/css').set('cache-control', 'public, max-age=3600').send(STYLESHEET);
   });

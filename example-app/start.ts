@@ -57,6 +57,7 @@ export async function startExampleApp(config: ExampleConfig, options: StartOptio
   const { port } = server.address() as AddressInfo;
   const url = config.publicUrl ?? (options.publicUrlFor ?? ((p: number) => `http://localhost:${p}`))(port);
   const app = createApp({
+    canonicalHost: config.publicUrl === undefined,
     ...options.app,
     publicUrl: url,
     itsme: { ...itsme, ...options.app?.itsme },

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import http from 'node:http';
 import { expect } from 'chai';
 import { type ExampleConfig, loadConfig } from '../example-app/config.js';
 import { type RunningExample, type StartOptions, startExampleApp } from '../example-app/start.js';
@@ -257,6 +258,19 @@ describe('example app', () => {
       expect(sim.lastSession()?.request.target).to.equal('https://bank.example/auth/itsme/callback');
     });
 
+    it('should send a browser that came by 127.0.0.1 to the localhost address the itsme callback uses', async () => {
+      const local = await startExampleApp(
+        config({ zignsec: { mode: 'zignsec', apiKey: KEY, environment: 'test', baseURL: sim.url } }),
+      );
+      extra.push(local);
+      expect(local.url).to.match(/^http:\/\/localhost:\d+$/);
+      const before = sim.sessionCount;
+      const res = await browse(`${local.listening}/auth/itsme?language=nl`, new CookieJar());
+      expect(res.status).to.equal(302);
+      expect(res.location).to.equal(`${local.url}/auth/itsme?language=nl`);
+      expect(sim.sessionCount).to.equal(before);
+    });
+
     it('should escape what itsme returned when showing it', async () => {
       const evil = {
         ...(DEFAULT_PERSONAS[0] as (typeof DEFAULT_PERSONAS)[0]),
@@ -326,9 +340,10 @@ describe('example app', () => {
         }
         expect(output).to.include('itsme is played by the embedded simulator');
         expect(output).to.include('SESSION_SECRET is not set');
-        const port = new URL(/open (http:\S+)/.exec(output)?.[1] as string).port;
-        const home = await browse(`http://127.0.0.1:${port}/`, new CookieJar());
-        expect(home.body).to.include('Log in with itsme');
+        const opened = new URL(/open (http:\S+)/.exec(output)?.[1] as string);
+        expect(opened.hostname).to.equal('localhost');
+        const home = await getAs(`http://127.0.0.1:${opened.port}/`, opened.host);
+        expect(home).to.include('Log in with itsme');
         child.kill('SIGTERM');
         const [code] = (await once(child, 'exit')) as [number | null];
         expect(code).to.equal(0);
@@ -338,3 +353,19 @@ describe('example app', () => {
     });
   });
 });
+
+/** A GET to a loopback address with the Host header a browser on `host` would send (fetch cannot set it). */
+function getAs(url: string, host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { headers: { host } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
+  });
+}
