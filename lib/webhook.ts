@@ -48,6 +48,11 @@ export interface WebhookHandlerOptions {
   seenTtl?: number;
   /** Largest body accepted, in bytes; larger gets 413. Default 1 MiB. */
   maxBodySize?: number;
+  /**
+   * Milliseconds to keep polling ZignSec when the posted session is not final yet, before answering
+   * 202. Default 0: answer 202 at once. (202 is a 2xx: ZignSec will not deliver that session again.)
+   */
+  pendingTimeout?: number;
   /** Told of every 5xx cause (onResult threw, ZignSec failed, store failed). Default: `console.error`. */
   onError?: (error: unknown, req: IncomingMessage) => void;
 }
@@ -105,9 +110,15 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
   async function settle(id: string, req: IncomingMessage): Promise<Outcome> {
     let result: ItsMeResult;
     try {
-      result = await client.getResult(id);
+      result =
+        settings.pendingTimeout > 0
+          ? await client.waitForResult(id, { timeout: settings.pendingTimeout, interval: 250, maxInterval: 1000 })
+          : await client.getResult(id);
     } catch (err) {
       if (isUnknownSession(err)) return { status: 404, body: { error: 'Unknown ZignSec session' } };
+      if (err instanceof ItsMeError && err.code === 'ERR_ITSME_PENDING_TIMEOUT') {
+        return { status: 202, body: { status: 'pending', id } };
+      }
       report(err, req);
       return { status: 502, body: { error: 'Could not read the result from ZignSec' } };
     }
@@ -213,7 +224,7 @@ function checkOptions(options: WebhookHandlerOptions) {
   const format: SignatureFormat | undefined = signature === true ? 'any' : signature || undefined;
   const key = options.secret ?? options.apiKey ?? '';
   if (format && key === '') throw new TypeError(`${owner} signature check needs a secret or an apiKey option`);
-  const positive = (name: 'tolerance' | 'seenTtl' | 'maxBodySize', fallback: number): number => {
+  const positive = (name: 'tolerance' | 'seenTtl' | 'maxBodySize' | 'pendingTimeout', fallback: number): number => {
     const value = options[name] ?? fallback;
     if (!(Number.isInteger(value) && value > 0))
       throw new TypeError(`${owner} ${name} option must be a positive integer`);
@@ -239,6 +250,7 @@ function checkOptions(options: WebhookHandlerOptions) {
     tolerance: positive('tolerance', 300),
     seenTtl: positive('seenTtl', 72 * 3_600_000),
     maxBodySize: positive('maxBodySize', 1024 * 1024),
+    pendingTimeout: options.pendingTimeout === undefined ? 0 : positive('pendingTimeout', 1),
     seenStore,
   };
 }

@@ -452,6 +452,21 @@ describe('webhook receiver', () => {
       expect((await deliver(r.url, { id: 'after-fault' })).status).to.equal(500);
     });
 
+    it('should keep polling a session that is not final yet for up to pendingTimeout', async () => {
+      const pending = (id: string) => ({ body: { id, state: 'Pending', errors: [] } });
+      stub.results.set('soon', [pending('soon'), pending('soon'), { body: sampleResult('soon') }]);
+      stub.results.set('never', [pending('never')]);
+      const patient = await receiver('none', { pendingTimeout: 10_000 });
+      expect((await deliver(patient.url, { id: 'soon' })).status).to.equal(200);
+      expect(patient.delivered.map((d) => d.profile?.id)).to.deep.equal([SUB]);
+      expect(stub.gets.filter((id) => id === 'soon')).to.have.length(3);
+      const brief = await receiver('none', { pendingTimeout: 600 });
+      const never = await deliver(brief.url, { id: 'never' });
+      expect(never.status).to.equal(202);
+      expect(stub.gets.filter((id) => id === 'never').length).to.be.greaterThan(1);
+      expect(brief.delivered).to.deep.equal([]);
+    });
+
     it('should answer 405 to anything but POST', async () => {
       const app = express();
       app.use(PATH, createWebhookHandler({ apiKey: stub.apiKey, baseURL: stub.url, onResult: () => {} }));
@@ -495,6 +510,7 @@ describe('webhook receiver', () => {
         [{ ...base, tolerance: -1 }, /tolerance/],
         [{ ...base, maxBodySize: 0 }, /maxBodySize/],
         [{ ...base, seenTtl: 1.5 }, /seenTtl/],
+        [{ ...base, pendingTimeout: -5 }, /pendingTimeout/],
         [{ ...base, seenStore: {} }, /seenStore/],
         [{ ...base, client: {} }, /client/],
         [{ ...base, baseURL: 'nope' }, /baseURL/],
