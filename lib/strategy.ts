@@ -3,6 +3,7 @@ import { Strategy as PassportStrategy } from 'passport-strategy';
 import { checkClientOptions, ItsMeClient, isHttpUrl } from './client.js';
 import { describeErrors, ItsMeError } from './errors.js';
 import { toProfile } from './profile.js';
+import { RedisRelayStateStore } from './redis-store.js';
 import { createRelayState, readRelayState } from './relaystate.js';
 import { type RelayStateStore, SessionRelayStateStore, sessionOf } from './store.js';
 import type { ItsMeLanguage, ItsMeProfile, StartRequest, ZignSecEnvironment } from './types.js';
@@ -171,7 +172,7 @@ export class ItsMeStrategy extends PassportStrategy {
       throw new TypeError(`ItsMeStrategy language must be one of ${LANGUAGES.join(', ')}`);
     }
     // Without a session the login could never complete: say so before opening a ZignSec session.
-    if (this.store instanceof SessionRelayStateStore) sessionOf(req);
+    if (this.store instanceof SessionRelayStateStore || this.store instanceof RedisRelayStateStore) sessionOf(req);
     const relayState = createRelayState();
     const { id, redirectUrl } = await this.client.start(actions.startParams(req, options, relayState));
     await this.store.save(req, relayState, { sessionId: id, createdAt: Date.now() });

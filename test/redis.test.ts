@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { RedisStore } from 'connect-redis';
+import type { Request } from 'express';
 import { createClient } from 'redis';
-import { RedisRelayStateStore } from '../lib/index.js';
+import { ItsMeStrategy, RedisRelayStateStore } from '../lib/index.js';
 import {
   captureLogs,
   type GuardedApp,
@@ -279,6 +280,26 @@ describe('several instances on Redis', function () {
       expect(app.errors).to.have.length(1);
       expect(app.verified).to.have.length(0);
       expect((await browse(`${app.url}/health`, jar)).status).to.equal(200);
+    });
+
+    it('should say session support is needed, before opening a ZignSec session, when there is none', async () => {
+      const strategy = new ItsMeStrategy(
+        {
+          ...base(),
+          callbackURL: 'http://127.0.0.1/callback',
+          store: new RedisRelayStateStore({ client: storeClient }),
+        },
+        () => {},
+      );
+      const starts = stub.starts.length;
+      const err = await new Promise<Error>((resolve, reject) => {
+        const run = Object.create(strategy) as ItsMeStrategy & Record<string, unknown>;
+        run.error = resolve;
+        for (const action of ['redirect', 'fail', 'success', 'pass']) run[action] = () => reject(new Error(action));
+        run.authenticate({ method: 'GET', url: '/login', query: {}, headers: {} } as unknown as Request);
+      });
+      expect(err).to.include({ name: 'ItsMeError', code: 'ERR_ITSME_SESSION_REQUIRED' });
+      expect(stub.starts.length).to.equal(starts);
     });
 
     it('should require a client with set and getDel', () => {
