@@ -101,7 +101,7 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
   const report = (error: unknown, req: IncomingMessage): void => {
     try {
       if (options.onError) options.onError(error, req);
-      else console.error(`passport-itsme webhook: ${redact(String((error as Error)?.message ?? error), apiKey)}`);
+      else console.error(`passport-itsme webhook: ${redact(String((error as Error)?.stack ?? error), apiKey)}`);
     } catch {
       // a failing logger must not take the response down
     }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { expect } from 'chai';
 import express from 'express';
+import express4 from 'express4';
 import {
   createWebhookHandler,
   ItsMeClient,
@@ -465,6 +466,28 @@ describe('webhook receiver', () => {
       expect(never.status).to.equal(202);
       expect(stub.gets.filter((id) => id === 'never').length).to.be.greaterThan(1);
       expect(brief.delivered).to.deep.equal([]);
+    });
+
+    it('should work on Express 4, with and without express.json() in front', async () => {
+      for (const parsed of [false, true]) {
+        const delivered: string[] = [];
+        const app = express4();
+        if (parsed) app.use(express4.json());
+        app.post(
+          PATH,
+          createWebhookHandler({
+            apiKey: stub.apiKey,
+            baseURL: stub.url,
+            onResult: (_result, profile) => void delivered.push(profile?.id ?? ''),
+          }),
+        );
+        const server = await listen(app);
+        const ok = await post(`${server.url}${PATH}`, forged(`express4-${parsed}`));
+        const bad = await post(`${server.url}${PATH}`, '{"no":"id"}');
+        await server.close();
+        expect([ok.status, bad.status], `express.json(): ${parsed}`).to.deep.equal([200, 400]);
+        expect(delivered).to.deep.equal([SUB]);
+      }
     });
 
     it('should answer 405 to anything but POST', async () => {
