@@ -8,10 +8,10 @@ import express, {
 import session from 'express-session';
 import passportModule from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
-import { type ItsMeLanguage, ItsMeStrategy, type ZignSecEnvironment } from '../lib/index.js';
+import { createWebhookHandler, type ItsMeLanguage, ItsMeStrategy, type ZignSecEnvironment } from '../lib/index.js';
 import { STYLESHEET } from './styles.js';
 import { type AppUser, checkDemoUser, DEFAULT_DEMO_USER, type DemoUser, userFromProfile } from './users.js';
-import { errorPage, loginPage, type PageContext, profilePage } from './views.js';
+import { errorPage, loginPage, type PageContext, profilePage, type ReceivedWebhook, webhooksPage } from './views.js';
 
 /** Options of {@link createApp}. */
 export interface ExampleAppOptions {
@@ -103,6 +103,32 @@ export function createApp(options: ExampleAppOptions): Express {
       next();
     });
   }
+  // ZignSec's webhook (the strategy sends `webhookURL` when it starts a login). The posted body is only a
+  // hint: the handler reads the result back from ZignSec by id with the API key, and calls onResult once
+  // per session. Mounted before the session and body parsers: it reads the raw body itself.
+  const received: ReceivedWebhook[] = [];
+  app.post(
+    '/webhooks/zignsec',
+    createWebhookHandler({
+      apiKey: options.itsme.apiKey,
+      ...(options.itsme.environment ? { environment: options.itsme.environment } : {}),
+      ...(options.itsme.baseURL ? { baseURL: options.itsme.baseURL } : {}),
+      // The simulator signs with the access token (hex form). ZignSec's v3 signature format is not
+      // documented, so against ZignSec the re-fetch by id is the check.
+      signature: options.simulated ? 'hex' : false,
+      onResult: (result, profile) => {
+        received.unshift({
+          at: new Date().toISOString(),
+          sessionId: result.id,
+          outcome: result.errors.length > 0 ? result.errors.map((e) => e.code).join(', ') : 'Finished',
+          name: profile?.displayName ?? null,
+        });
+        received.splice(20);
+      },
+      onError: (err) =>
+        (options.log ?? console.error)(`[example-app] webhook: ${err instanceof Error ? err.message : String(err)}`),
+    }),
+  );
   app.get('/assets/app.css', (_req, res) => {
     res.type('text/css').set('cache-control', 'public, max-age=3600').send(STYLESHEET);
   });
@@ -162,6 +188,11 @@ export function createApp(options: ExampleAppOptions): Express {
       (req.session as typeof req.session & FlashSession).notice = 'You are logged out.';
       res.redirect(303, '/');
     });
+  });
+
+  app.get('/webhooks', (req, res) => {
+    if (!req.user) return res.redirect('/');
+    res.type('html').send(webhooksPage(page, received));
   });
 
   options.configure?.(app, { passport, strategy, page });

@@ -56,20 +56,22 @@ export async function startExampleApp(config: ExampleConfig, options: StartOptio
   }
   const { port } = server.address() as AddressInfo;
   const url = config.publicUrl ?? (options.publicUrlFor ?? ((p: number) => `http://localhost:${p}`))(port);
+  const shown = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const listening = `http://${shown}:${port}`;
   const app = createApp({
     canonicalHost: config.publicUrl === undefined,
     ...options.app,
     publicUrl: url,
-    itsme: { ...itsme, ...options.app?.itsme },
+    // The embedded simulator posts its webhook to the address the app listens on.
+    itsme: { ...itsme, ...(simulator ? { webhookURL: `${listening}/webhooks/zignsec` } : {}), ...options.app?.itsme },
     sessionSecret: config.sessionSecret,
     trustProxy: config.trustProxy,
     simulated: simulator !== undefined,
   });
   server.on('request', app);
-  const shown = config.host.includes(':') ? `[${config.host}]` : config.host;
   return {
     url,
-    listening: `http://${shown}:${port}`,
+    listening,
     app,
     ...(simulator ? { simulator } : {}),
     async close() {

@@ -15,6 +15,10 @@ header.top .inner{max-width:960px;margin:0 auto;padding:14px 20px;display:flex;a
 main{flex:1;width:100%;max-width:960px;margin:0 auto;padding:40px 20px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:16px;box-shadow:0 6px 24px rgba(20,33,61,.06);padding:32px;max-width:440px;margin:0 auto}
 .card.wide{max-width:640px}
+.results{width:100%;border-collapse:collapse;margin:0 0 24px;font-size:14px;display:block;overflow-x:auto}
+.results th,.results td{text-align:left;padding:8px 10px;border-bottom:1px solid var(--line);vertical-align:top}
+.results th{color:var(--muted);font-weight:600}
+.results code{word-break:break-all}
 h1{font-size:26px;line-height:1.25;margin:0 0 6px}
 .lead{color:var(--muted);margin:0 0 24px}
 .alert{border-radius:10px;padding:12px 14px;margin:0 0 20px;font-size:15px}

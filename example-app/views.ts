@@ -100,9 +100,39 @@ ${
 <dl class="facts">
 ${rows.map(([label, value]) => html`<div><dt>${label}</dt><dd>${value}</dd></div>`)}
 </dl>
+<p><a href="/webhooks">Results received by the ZignSec webhook</a></p>
 <form method="post" action="/logout"><button type="submit" class="btn btn-secondary">Log out</button></form>
 </section>`;
   return layout(ctx, user.displayName, body);
+}
+
+/** One result delivered by ZignSec's webhook, as the example app keeps it (in memory, last 20). */
+export interface ReceivedWebhook {
+  at: string;
+  sessionId: string;
+  /** `Finished`, or ZignSec's error codes (`USER_CANCEL`, ...). */
+  outcome: string;
+  /** The person's name from the result read back from ZignSec; `null` for a cancel or no subject. */
+  name: string | null;
+}
+
+/** The results ZignSec's webhook delivered, newest first. */
+export function webhooksPage(ctx: PageContext, received: readonly ReceivedWebhook[]): string {
+  const rows = received.map(
+    (r) =>
+      html`<tr><td>${formatDateTime(r.at)}</td><td><code>${r.sessionId}</code></td><td>${r.outcome}</td><td>${r.name ?? '-'}</td></tr>`,
+  );
+  const body = html`<section class="card wide" aria-labelledby="title">
+<h1 id="title">Webhook results</h1>
+<p class="lead">What ZignSec posted to <code>/webhooks/zignsec</code>, each result read back from ZignSec by its session id before it is shown. Newest first; the last 20 are kept in memory.</p>
+${
+  received.length === 0
+    ? html`<p class="muted">Nothing received yet. Log in with itsme, then come back.</p>`
+    : html`<table class="results"><thead><tr><th>Received</th><th>Session</th><th>Outcome</th><th>Person</th></tr></thead><tbody>${rows}</tbody></table>`
+}
+<a class="btn btn-secondary" href="/profile">Back</a>
+</section>`;
+  return layout(ctx, 'Webhook results', body);
 }
 
 /** A short page for errors that are not about logging in. */

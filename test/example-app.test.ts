@@ -165,6 +165,45 @@ describe('example app', () => {
     });
   });
 
+  describe('webhook', () => {
+    it("should receive the simulator's signed webhook and show the result read back from ZignSec", async () => {
+      const embedded = await startExampleApp(config(), onLoopback);
+      extra.push(embedded);
+      const jar = new CookieJar();
+      const { landing } = await itsmeLogin(embedded, jar, { action: 'approve', persona: 'anneleen' });
+      expect(landing.status).to.equal(200);
+      await embedded.simulator?.webhooksIdle();
+      expect(embedded.simulator?.webhookAttempts.map((a) => a.status)).to.deep.equal([200]);
+      const page = await browse(`${embedded.url}/webhooks`, jar);
+      expect(page.status).to.equal(200);
+      expect(page.body).to.include('Anneleen Peeters');
+      expect(page.body).to.include('Finished');
+    });
+
+    it('should refuse an unsigned forged webhook and show nothing for it', async () => {
+      const embedded = await startExampleApp(config(), onLoopback);
+      extra.push(embedded);
+      const forged = await browse(`${embedded.url}/webhooks/zignsec`, new CookieJar(), {
+        method: 'POST',
+        body: JSON.stringify({ id: '9dc96404-7c0f-4997-bf94-3cd7f9de41b0', state: 'Finished', errors: [] }),
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(forged.status).to.equal(401);
+      const jar = new CookieJar();
+      await itsmeLogin(embedded, jar, { action: 'cancel' });
+      const login = await browse(`${embedded.url}/login`, jar, {
+        method: 'POST',
+        body: 'username=demo&password=demo',
+        headers: FORM,
+      });
+      expect(login.status).to.equal(302);
+      await embedded.simulator?.webhooksIdle();
+      const page = await browse(`${embedded.url}/webhooks`, jar);
+      expect(page.body).to.not.include('9dc96404-7c0f-4997-bf94-3cd7f9de41b0');
+      expect(page.body).to.include('USER_CANCEL');
+    });
+  });
+
   describe('language', () => {
     it('should show the itsme screen in the language chosen on the login page', async () => {
       const expected = { nl: 'Bevestigen met itsme', fr: 'Confirmer avec itsme', de: 'Mit itsme bestätigen' };
