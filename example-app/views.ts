@@ -1,5 +1,5 @@
 import type { ItsMeLanguage } from '../lib/index.js';
-import { html, type SafeHtml } from './html.js';
+import { html, type SafeHtml } from '../lib/simulator/html.js';
 import type { AppUser, VerifiedIdentity } from './users.js';
 
 /** Shared bits every page needs. */
