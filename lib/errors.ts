@@ -83,15 +83,17 @@ export function redact(text: string, secret: string): string {
  * strings. Anything else becomes `UNKNOWN`.
  * @internal
  */
-export function normalizeErrors(value: unknown): ZignSecErrorEntry[] {
+export function normalizeErrors(value: unknown, secret = ''): ZignSecErrorEntry[] {
   if (value === undefined || value === null) return [];
   const list = Array.isArray(value) ? value : [value];
   return list.map((entry): ZignSecErrorEntry => {
-    if (typeof entry === 'string') return { code: entry.slice(0, 200) || 'UNKNOWN' };
+    if (typeof entry === 'string') return { code: redact(entry, secret).slice(0, 200) || 'UNKNOWN' };
     if (entry && typeof entry === 'object') {
       const { code, description } = entry as { code?: unknown; description?: unknown };
-      const out: ZignSecErrorEntry = { code: typeof code === 'string' && code ? code.slice(0, 200) : 'UNKNOWN' };
-      if (typeof description === 'string') out.description = description.slice(0, 1000);
+      const out: ZignSecErrorEntry = {
+        code: typeof code === 'string' && code ? redact(code, secret).slice(0, 200) : 'UNKNOWN',
+      };
+      if (typeof description === 'string') out.description = redact(description, secret).slice(0, 1000);
       return out;
     }
     return { code: 'UNKNOWN' };

@@ -54,7 +54,7 @@ export interface WebhookHandlerOptions {
    */
   pendingTimeout?: number;
   /** Told of every 5xx cause (onResult threw, ZignSec failed, store failed). Default: `console.error`. */
-  onError?: (error: unknown, req: IncomingMessage) => void;
+  onError?: (error: unknown, req: IncomingMessage) => void | Promise<void>;
 }
 
 /** An Express/Connect-compatible request handler (also a plain `node:http` listener). */
@@ -100,8 +100,12 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
   const running = new Map<string, Promise<Outcome>>();
   const report = (error: unknown, req: IncomingMessage): void => {
     try {
-      if (options.onError) options.onError(error, req);
-      else console.error(`passport-itsme webhook: ${redact(String((error as Error)?.stack ?? error), apiKey)}`);
+      if (options.onError) {
+        const out: unknown = options.onError(error, req);
+        if (out && typeof (out as PromiseLike<unknown>).then === 'function') {
+          (out as PromiseLike<unknown>).then(undefined, () => {});
+        }
+      } else console.error(`passport-itsme webhook: ${redact(String((error as Error)?.stack ?? error), apiKey)}`);
     } catch {
       // a failing logger must not take the response down
     }

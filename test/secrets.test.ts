@@ -153,6 +153,31 @@ describe('secrets', () => {
       assertCleanError(await runStrategy(s, await wayBack(s)));
     });
 
+    it('should keep every part of the key out when its echo straddles the length limits', async () => {
+      const s = strategy();
+      nock(BASE)
+        .get(`/v3/eid/itsme/${SESSION_ID}`)
+        .reply(401, {
+          errors: [
+            { code: `${'C'.repeat(190)}${KEY}`, description: `${'d'.repeat(990)}${KEY}` },
+            `${'s'.repeat(185)}${KEY}`,
+          ],
+        });
+      const error = assertCleanError(await runStrategy(s, await wayBack(s)));
+      const fragment = KEY.slice(0, 9);
+      expect(JSON.stringify(error.errors)).to.not.include(fragment);
+      expect(error.message).to.not.include(fragment);
+    });
+
+    it('should keep the start of the key out of a failure message shown to the person', async () => {
+      const s = strategy();
+      nock(BASE)
+        .get(`/v3/eid/itsme/${SESSION_ID}`)
+        .reply(200, { id: SESSION_ID, state: 'Finished', errors: [`${'x'.repeat(185)}${KEY}`] });
+      const { challenge } = expectKind(await runStrategy(s, await wayBack(s)), 'fail');
+      expect(JSON.stringify(challenge)).to.not.include(KEY.slice(0, 9));
+    });
+
     it('should keep the key out of 5xx answers retried until the deadline', async () => {
       const s = strategy();
       nock(BASE).persist().get(`/v3/eid/itsme/${SESSION_ID}`).reply(503, `<h1>${KEY} upstream down</h1>`);

@@ -453,6 +453,28 @@ describe('webhook receiver', () => {
       expect((await deliver(r.url, { id: 'after-fault' })).status).to.equal(500);
     });
 
+    it('should survive an async onError that rejects, leaving no unhandled rejection', async () => {
+      const unhandled: unknown[] = [];
+      const record = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', record);
+      try {
+        const r = await receiver('none', {
+          onResult: () => {
+            throw new Error('boom');
+          },
+          onError: async () => {
+            throw new Error('log shipper unavailable');
+          },
+        });
+        expect((await deliver(r.url, { id: 'async-fault' })).status).to.equal(500);
+        await new Promise((resolve) => setImmediate(resolve));
+        expect((await deliver(r.url, { id: 'after-async-fault' })).status).to.equal(500);
+        expect(unhandled).to.deep.equal([]);
+      } finally {
+        process.off('unhandledRejection', record);
+      }
+    });
+
     it('should keep polling a session that is not final yet for up to pendingTimeout', async () => {
       const pending = (id: string) => ({ body: { id, state: 'Pending', errors: [] } });
       stub.results.set('soon', [pending('soon'), pending('soon'), { body: sampleResult('soon') }]);
