@@ -327,7 +327,7 @@ export class ItsMeClient {
     } catch {
       if (!isOk(response.statusCode)) throw httpError(what, response.statusCode, []);
       // Not JSON.parse's message: it quotes the start of the body, which may echo the key.
-      const type = redact(String(response.headers['content-type'] ?? 'no content-type').slice(0, 100), this.#apiKey);
+      const type = redact(String(response.headers['content-type'] ?? 'no content-type'), this.#apiKey).slice(0, 100);
       throw new ItsMeError(
         'ERR_ZIGNSEC_BAD_RESPONSE',
         `ZignSec ${what} response (HTTP ${response.statusCode}, ${type}, ${text.length} characters) is not JSON`,
@@ -347,11 +347,7 @@ export class ItsMeClient {
 
   /** ZignSec's error list, normalised, with the API key cut out should ZignSec echo it. */
   #errors(value: unknown): ZignSecErrorEntry[] {
-    return normalizeErrors(value).map((e) => {
-      const out: ZignSecErrorEntry = { code: redact(e.code, this.#apiKey) };
-      if (e.description !== undefined) out.description = redact(e.description, this.#apiKey);
-      return out;
-    });
+    return normalizeErrors(value, this.#apiKey);
   }
 
   #wrap(err: unknown, what: string): ItsMeError {
