@@ -48,6 +48,9 @@ const HOSTS: Record<ZignSecEnvironment, string> = {
 
 const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
+/** Longest delay Node's timers honour (2^31 - 1 ms); beyond it they fire after 1 ms. @internal */
+export const MAX_DELAY = 2_147_483_647;
+
 /** What an `Authorization` header value can carry unchanged: visible ASCII, inner spaces allowed. */
 const API_KEY = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 
@@ -72,6 +75,9 @@ export function checkClientOptions(owner: string, options: Partial<ItsMeClientOp
     if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
       throw new TypeError(`${owner} ${name} option must be a positive integer`);
     }
+  }
+  if (options.timeout !== undefined && options.timeout > MAX_DELAY) {
+    throw new TypeError(`${owner} timeout option must be at most ${MAX_DELAY} ms`);
   }
 }
 
@@ -198,6 +204,7 @@ export class ItsMeClient {
   async waitForResult(id: string, options: WaitForResultOptions): Promise<ItsMeResult> {
     const { timeout, signal } = options ?? ({} as WaitForResultOptions);
     if (!(Number.isFinite(timeout) && timeout > 0)) throw new TypeError('waitForResult requires a timeout option');
+    if (timeout > MAX_DELAY) throw new TypeError(`waitForResult timeout option must be at most ${MAX_DELAY} ms`);
     for (const name of ['interval', 'maxInterval'] as const) {
       const value = options[name];
       if (value !== undefined && !(Number.isFinite(value) && value > 0)) {

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { Strategy as PassportStrategy } from 'passport-strategy';
-import { checkClientOptions, ItsMeClient, isHttpUrl } from './client.js';
+import { checkClientOptions, ItsMeClient, isHttpUrl, MAX_DELAY } from './client.js';
 import { describeErrors, ItsMeError } from './errors.js';
 import { toProfile } from './profile.js';
 import { RedisRelayStateStore } from './redis-store.js';
@@ -255,8 +255,12 @@ export class ItsMeStrategy extends PassportStrategy {
         return;
       }
       if (returned && typeof (returned as PromiseLike<unknown>).then === 'function') {
+        // An async verify that takes `done` and resolves to nothing may still call `done` later.
+        const takesDone = this.#verify.length > (this.#passReqToCallback ? 2 : 1);
         (returned as PromiseLike<VerifyResult>).then(
-          (user) => done(null, user),
+          (user) => {
+            if (user !== undefined || !takesDone) done(null, user);
+          },
           (err: unknown) => done(err instanceof Error ? err : new Error(String(err ?? 'verify rejected'))),
         );
       }
@@ -285,6 +289,9 @@ function checkOptions(options: ItsMeStrategyOptions | ItsMeStrategyOptionsWithRe
   const pendingTimeout = options.pendingTimeout;
   if (pendingTimeout !== undefined && !(Number.isInteger(pendingTimeout) && pendingTimeout > 0)) {
     throw new TypeError('ItsMeStrategy pendingTimeout option must be a positive integer');
+  }
+  if (pendingTimeout !== undefined && pendingTimeout > MAX_DELAY) {
+    throw new TypeError(`ItsMeStrategy pendingTimeout option must be at most ${MAX_DELAY} ms`);
   }
   if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
     throw new TypeError('ItsMeStrategy name option must be a non-empty string');

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkClientOptions, ItsMeClient, isFinal } from './client.js';
+import { checkClientOptions, ItsMeClient, isFinal, MAX_DELAY } from './client.js';
 import { ItsMeError, redact } from './errors.js';
 import { toProfile } from './profile.js';
 import { MemorySeenStore, type SeenStore } from './seen-store.js';
@@ -228,6 +228,10 @@ function checkOptions(options: WebhookHandlerOptions) {
   const format: SignatureFormat | undefined = signature === true ? 'any' : signature || undefined;
   const key = options.secret ?? options.apiKey ?? '';
   if (format && key === '') throw new TypeError(`${owner} signature check needs a secret or an apiKey option`);
+  const atMostMaxDelay = (value: number): number => {
+    if (value > MAX_DELAY) throw new TypeError(`${owner} pendingTimeout option must be at most ${MAX_DELAY} ms`);
+    return value;
+  };
   const positive = (name: 'tolerance' | 'seenTtl' | 'maxBodySize' | 'pendingTimeout', fallback: number): number => {
     const value = options[name] ?? fallback;
     if (!(Number.isInteger(value) && value > 0))
@@ -254,7 +258,7 @@ function checkOptions(options: WebhookHandlerOptions) {
     tolerance: positive('tolerance', 300),
     seenTtl: positive('seenTtl', 72 * 3_600_000),
     maxBodySize: positive('maxBodySize', 1024 * 1024),
-    pendingTimeout: options.pendingTimeout === undefined ? 0 : positive('pendingTimeout', 1),
+    pendingTimeout: options.pendingTimeout === undefined ? 0 : atMostMaxDelay(positive('pendingTimeout', 1)),
     seenStore,
   };
 }

@@ -92,6 +92,8 @@ describe('constructor', () => {
       ['timeout', Number.POSITIVE_INFINITY],
       ['pendingTimeout', 0],
       ['pendingTimeout', Number.NaN],
+      ['pendingTimeout', 2 ** 31],
+      ['timeout', 2 ** 31],
       ['maxResponseSize', -1],
       ['name', ''],
       ['name', 7],

@@ -367,6 +367,7 @@ describe('polling client', () => {
         [undefined, /timeout/],
         [{}, /timeout/],
         [{ timeout: -1 }, /timeout/],
+        [{ timeout: 30 * 24 * 3600 * 1000 }, /timeout option must be at most/],
         [{ timeout: 1000, interval: 0 }, /interval/],
         [{ timeout: 1000, maxInterval: Number.NaN }, /maxInterval/],
       ];

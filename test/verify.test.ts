@@ -149,6 +149,24 @@ describe('verify', () => {
       );
       expect(expectKind(outcome, 'success').user).to.deep.equal({ id: 'from-done' });
     });
+
+    it('should wait for done when an async verify that takes done resolves to nothing first', async () => {
+      const { outcome } = await complete(
+        withVerify(async (profile, done) => {
+          setTimeout(() => done(null, { id: `late-${profile.id}` }), 10);
+        }),
+      );
+      expect(expectKind(outcome, 'success').user).to.deep.equal({ id: `late-${SUB}` });
+    });
+
+    it('should wait for a late done(null, false) the same way, and fail', async () => {
+      const { outcome } = await complete(
+        withVerify(async (_profile, done) => {
+          setTimeout(() => done(null, false, { message: 'No account for this person.' }), 10);
+        }),
+      );
+      expect(expectKind(outcome, 'fail').challenge).to.deep.equal({ message: 'No account for this person.' });
+    });
   });
 
   describe('passReqToCallback', () => {

@@ -556,6 +556,7 @@ describe('webhook receiver', () => {
         [{ ...base, maxBodySize: 0 }, /maxBodySize/],
         [{ ...base, seenTtl: 1.5 }, /seenTtl/],
         [{ ...base, pendingTimeout: -5 }, /pendingTimeout/],
+        [{ ...base, pendingTimeout: 2 ** 31 }, /pendingTimeout/],
         [{ ...base, seenStore: {} }, /seenStore/],
         [{ ...base, client: {} }, /client/],
         [{ ...base, baseURL: 'nope' }, /baseURL/],
