@@ -1,7 +1,7 @@
 /**
- * Child process: the three apps under test, each an Express 5 + express-session + passport 0.7 app
+ * Child process: the apps under test, each an Express 5 + express-session + passport 0.7 app
  * of the same shape on its own port: passport-itsme (from dist/), passport-oauth2, and the
- * hand-written baseline. The parent asks for CPU/ELU/heap snapshots around each measured phase and
+ * hand-written baseline (and the got-less diagnostic). The parent asks for CPU/ELU/heap snapshots around each measured phase and
  * for the session store's contents when measuring pending logins.
  */
 import { writeFileSync } from 'node:fs';
@@ -14,21 +14,31 @@ import { serve } from './ipc.js';
 import type { AppsInfo, AppsSnapshot, PendingReport, StubsInfo, Variant } from './shared.js';
 import { PENDING_KEY as BASELINE_KEY, mountBaseline } from './variants/baseline.js';
 import { PENDING_KEY as ITSME_KEY, mountItsMe } from './variants/itsme.js';
+import { mountItsMeNoGot } from './variants/itsme-nogot.js';
 import { mountOAuth2, PENDING_KEY as OAUTH2_KEY } from './variants/oauth2.js';
 import { createShell, finishShell, type Shell, storedSessions } from './variants/shell.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
 const stubs = JSON.parse(process.argv[2] ?? '{}') as StubsInfo;
-const pkg = (await import(pathToFileURL(resolve(root, 'dist/index.js')).href)) as typeof lib;
+const pkg = (await import(
+  pathToFileURL(resolve(process.argv[3] ?? resolve(root, 'dist'), 'index.js')).href
+)) as typeof lib;
 
 const shells = {} as Record<Variant, Shell>;
-const keys: Record<Variant, string> = { itsme: ITSME_KEY, oauth2: OAUTH2_KEY, baseline: BASELINE_KEY };
+const keys: Record<Variant, string> = {
+  itsme: ITSME_KEY,
+  oauth2: OAUTH2_KEY,
+  baseline: BASELINE_KEY,
+  nogot: ITSME_KEY,
+};
 shells.itsme = await createShell();
 mountItsMe(shells.itsme, pkg, stubs.zignsecUrl);
 shells.oauth2 = await createShell();
 mountOAuth2(shells.oauth2, stubs.oauthUrl, stubs.providerUrl);
 shells.baseline = await createShell();
 mountBaseline(shells.baseline, stubs.zignsecUrl);
+shells.nogot = await createShell();
+mountItsMeNoGot(shells.nogot, pkg, stubs.zignsecUrl);
 for (const shell of Object.values(shells)) finishShell(shell);
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);

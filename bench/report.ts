@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Footprint, ImportTime } from './footprint.js';
-import { LABELS, type PendingReport, VARIANTS, type Variant } from './shared.js';
+import { LABELS, type PendingReport, type Variant } from './shared.js';
 import { max, median, min, quantile } from './stats.js';
 
 /** One variant measured in one round. */
@@ -73,8 +73,8 @@ export interface BenchReport {
   config: Record<string, unknown>;
   summary: VariantSummary[];
   ratios: {
-    loginsPerSec: { itsmeVsOAuth2: Ratio; itsmeVsBaseline: Ratio };
-    cpuPerLogin: { itsmeVsOAuth2: Ratio; itsmeVsBaseline: Ratio };
+    loginsPerSec: { itsmeVsOAuth2: Ratio; itsmeVsBaseline: Ratio; itsmeVsNoGot?: Ratio };
+    cpuPerLogin: { itsmeVsOAuth2: Ratio; itsmeVsBaseline: Ratio; itsmeVsNoGot?: Ratio };
   };
   coldStartConnections: number;
   importTime: Record<string, ImportTime>;
@@ -94,8 +94,12 @@ function ratio(phases: PhaseMeasure[], field: 'loginsPerSec' | 'appCpuMsPerLogin
   return { median: median(values), min: min(values), max: max(values) };
 }
 
-export function summarize(phases: PhaseMeasure[], pending: PendingMeasure[]): Pick<BenchReport, 'summary' | 'ratios'> {
-  const summary = VARIANTS.map((variant): VariantSummary => {
+export function summarize(
+  variants: readonly Variant[],
+  phases: PhaseMeasure[],
+  pending: PendingMeasure[],
+): Pick<BenchReport, 'summary' | 'ratios'> {
+  const summary = variants.map((variant): VariantSummary => {
     const mine = phases.filter((p) => p.variant === variant);
     const of = (pick: (p: PhaseMeasure) => number) => median(mine.map(pick));
     const held = pending.find((p) => p.variant === variant);
@@ -125,10 +129,12 @@ export function summarize(phases: PhaseMeasure[], pending: PendingMeasure[]): Pi
       loginsPerSec: {
         itsmeVsOAuth2: ratio(phases, 'loginsPerSec', 'oauth2'),
         itsmeVsBaseline: ratio(phases, 'loginsPerSec', 'baseline'),
+        ...(variants.includes('nogot') ? { itsmeVsNoGot: ratio(phases, 'loginsPerSec', 'nogot') } : {}),
       },
       cpuPerLogin: {
         itsmeVsOAuth2: ratio(phases, 'appCpuMsPerLogin', 'oauth2'),
         itsmeVsBaseline: ratio(phases, 'appCpuMsPerLogin', 'baseline'),
+        ...(variants.includes('nogot') ? { itsmeVsNoGot: ratio(phases, 'appCpuMsPerLogin', 'nogot') } : {}),
       },
     },
   };
@@ -210,6 +216,11 @@ export function render(report: BenchReport): string {
     '',
     `ItsMe / passport-oauth2 logins/s: ${ratioText(loginsPerSec.itsmeVsOAuth2)}; CPU per login: ${ratioText(cpuPerLogin.itsmeVsOAuth2)}`,
     `ItsMe / baseline        logins/s: ${ratioText(loginsPerSec.itsmeVsBaseline)}; CPU per login: ${ratioText(cpuPerLogin.itsmeVsBaseline)}`,
+    ...(loginsPerSec.itsmeVsNoGot && cpuPerLogin.itsmeVsNoGot
+      ? [
+          `ItsMe / same with a node:http client (diagnostic) logins/s: ${ratioText(loginsPerSec.itsmeVsNoGot)}; CPU per login: ${ratioText(cpuPerLogin.itsmeVsNoGot)}`,
+        ]
+      : []),
     '',
     'Session B/pending: serialized session per started-but-unfinished login (in brackets: the login',
     `state's own share). Heap: heap the session store holds per pending login (full GC), ${config.pending} pending logins.`,

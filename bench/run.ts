@@ -1,16 +1,17 @@
 /**
  * `npm run bench`: full itsme logins per second against passport-oauth2 and a hand-written baseline,
  * on loopback, in one run. Servers run in two child processes (the apps; the provider stubs), the
- * load comes from this process. See bench/README in the package README's "Performance" section.
+ * load comes from this process. How to read the output: the README's "Performance" section.
  *
  * Options: --vus N (16), --rounds N (5), --seconds S per phase (3), --warmup S per variant (2),
- * --pending N (2000), --import-runs N (7), --profile <variant> (write a CPU profile of the apps
+ * --pending N (2000), --import-runs N (7), --dist DIR (a build other than dist/), --diagnose (also
+ * measure passport-itsme with a node:http client), --profile <variant> (write a CPU profile of the apps
  * process while only that variant runs, then print its hottest functions).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,6 +29,7 @@ import {
   writeReport,
 } from './report.js';
 import {
+  ALL_VARIANTS,
   type AppsInfo,
   type AppsSnapshot,
   LABELS,
@@ -51,6 +53,8 @@ const { values: args } = parseArgs({
     pending: { type: 'string', default: '2000' },
     'import-runs': { type: 'string', default: '7' },
     profile: { type: 'string' },
+    diagnose: { type: 'boolean', default: false },
+    dist: { type: 'string' },
   },
 });
 
@@ -71,11 +75,14 @@ const config = {
   importRuns: Math.round(positive('import-runs', args['import-runs'], 50)),
   /** Re-warm each variant this long before each measured phase (reconnects, refills caches). */
   rewarmMs: 300,
+  diagnose: args.diagnose === true,
 };
 const profileVariant = args.profile as Variant | undefined;
-if (profileVariant !== undefined && !VARIANTS.includes(profileVariant)) {
-  throw new Error(`--profile must be one of ${VARIANTS.join(', ')}`);
+if (profileVariant !== undefined && !ALL_VARIANTS.includes(profileVariant)) {
+  throw new Error(`--profile must be one of ${ALL_VARIANTS.join(', ')}`);
 }
+/** The variants measured: the three of the issue, plus the got-less diagnostic with `--diagnose`. */
+const measured: readonly Variant[] = [...VARIANTS, ...(args.diagnose ? (['nogot'] as const) : [])];
 
 function newest(dir: string): number {
   let latest = 0;
@@ -86,8 +93,12 @@ function newest(dir: string): number {
   return latest;
 }
 
+/** The build under test: dist/ (built when missing or older than lib/), or `--dist <dir>` as it is. */
+const distDir = resolve(root, args.dist ?? 'dist');
+
 /** Builds dist/ when it is missing or older than lib/. */
 function ensureBuild(): void {
+  if (args.dist !== undefined) return;
   const dist = join(root, 'dist/index.js');
   if (existsSync(dist) && statSync(dist).mtimeMs >= newest(join(root, 'lib'))) return;
   console.log('dist/ is missing or older than lib/: npm run build');
@@ -121,7 +132,7 @@ async function main(): Promise<void> {
   const stubs = await Remote.start<StubsInfo>(join(here, 'stubs.ts'), []);
   const profileDir = join(resultsDir, 'profiles', new Date().toISOString().replace(/[:.]/g, '-'));
   const appArgv = ['--expose-gc'];
-  const apps = await Remote.start<AppsInfo>(join(here, 'apps.ts'), [JSON.stringify(stubs.info)], appArgv);
+  const apps = await Remote.start<AppsInfo>(join(here, 'apps.ts'), [JSON.stringify(stubs.info), distDir], appArgv);
   const users = Array.from({ length: config.vus }, () => new VirtualUser());
   const phases: PhaseMeasure[] = [];
   const pending: PendingMeasure[] = [];
@@ -188,7 +199,7 @@ async function main(): Promise<void> {
 
   const measureAll = async (): Promise<void> => {
     const c0 = await stubs.call<StubsSnapshot>('snapshot');
-    for (const variant of VARIANTS) {
+    for (const variant of measured) {
       const run = await runLogins(users, apps.info[variant], config.warmup * 1000);
       if (run.errors > 0) throw new Error(`${LABELS[variant]} fails during warm-up: ${run.firstError}`);
     }
@@ -196,11 +207,11 @@ async function main(): Promise<void> {
     coldStartConnections =
       c1.connections.zignsec + c1.connections.oauth - c0.connections.zignsec - c0.connections.oauth;
     for (let round = 0; round < config.rounds; round++) {
-      for (let i = 0; i < VARIANTS.length; i++) {
-        phases.push(await measure(VARIANTS[(round + i) % VARIANTS.length] as Variant, round));
+      for (let i = 0; i < measured.length; i++) {
+        phases.push(await measure(measured[(round + i) % measured.length] as Variant, round));
       }
     }
-    for (const variant of VARIANTS) {
+    for (const variant of measured) {
       await apps.call('pendingBegin');
       const errors = await startPending(users, apps.info[variant], config.pending);
       const report = await apps.call<PendingReport>('pendingEnd', variant);
@@ -221,7 +232,7 @@ async function main(): Promise<void> {
     return;
   }
 
-  const dist = join(root, 'dist/index.js');
+  const dist = join(distDir, 'index.js');
   const report: BenchReport = {
     date: new Date().toISOString(),
     machine: {
@@ -231,8 +242,8 @@ async function main(): Promise<void> {
       platform: `${process.platform} ${process.arch}`,
       memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     },
-    config,
-    ...summarize(phases, pending),
+    config: { ...config, dist: relative(root, distDir) },
+    ...summarize(measured, phases, pending),
     coldStartConnections,
     importTime: {
       'passport-itsme': importTime(pathToFileURL(dist).href, root, config.importRuns),
@@ -270,7 +281,7 @@ function ownDistBytes(): number {
       else if (!entry.name.endsWith('.tsbuildinfo')) total += statSync(path).size;
     }
   };
-  walk(join(root, 'dist'));
+  walk(distDir);
   return total;
 }
 

@@ -5,13 +5,17 @@ export const OAUTH_CLIENT = { id: 'bench-client', secret: 'bench-client-secret' 
 /** The itsme `sub` of the document's sample: every variant must show it in `/me`. */
 export const SUBJECT = '1pjoxjqmuxdswhdqiarsxwsekxrwf1hfdvw9';
 
-export const VARIANTS = ['itsme', 'oauth2', 'baseline'] as const;
-export type Variant = (typeof VARIANTS)[number];
+/** Every app the apps child serves; `nogot` is a diagnostic, measured only with `--diagnose`. */
+export const ALL_VARIANTS = ['itsme', 'oauth2', 'baseline', 'nogot'] as const;
+export type Variant = (typeof ALL_VARIANTS)[number];
+/** The variants a normal run measures. */
+export const VARIANTS: readonly Variant[] = ['itsme', 'oauth2', 'baseline'];
 
 export const LABELS: Record<Variant, string> = {
   itsme: 'passport-itsme',
   oauth2: 'passport-oauth2',
   baseline: 'baseline (node:http)',
+  nogot: 'itsme, node:http client',
 };
 
 /** What the stubs child tells the parent when it is ready. */
