@@ -159,6 +159,21 @@ function table(rows: string[][]): string {
 
 const ratioText = (r: Ratio) => `${fixed(r.median, 2)}x (rounds ${fixed(r.min, 2)}-${fixed(r.max, 2)})`;
 
+/** Says whether the apps process was the bottleneck, as it must be for the figures to mean anything. */
+function bottleneck(report: BenchReport): string {
+  const busy = Math.min(...report.summary.map((s) => s.appElu));
+  const load = Math.max(...report.summary.map((s) => s.loadCpu));
+  const other = Math.max(...report.summary.map((s) => s.otherCpu));
+  const lines = [
+    `Bottleneck check: the apps process's event loop was at least ${fixed(busy * 100, 0)}% busy (median per variant) while the load generator used at most ${fixed(load * 100, 0)}% of a core.`,
+  ];
+  if (busy < 0.9)
+    lines.push('WARNING: the apps process was not saturated: the load generator or the stubs limit these figures.');
+  if (other > 0.1)
+    lines.push('WARNING: other processes used the CPU during the run: expect noise; run again on a quiet machine.');
+  return lines.join('\n');
+}
+
 /** The Markdown tables printed at the end of a run (also used for the README). */
 export function render(report: BenchReport): string {
   const { config } = report;
@@ -227,6 +242,7 @@ export function render(report: BenchReport): string {
     `Upstream connections opened while warming up from cold: ${report.coldStartConnections}.`,
     '',
     checks,
+    bottleneck(report),
     '',
     `Cold import (fresh process, median of ${config.importRuns}): ${imports}`,
     `Install footprint: passport-itsme ${itsme.count} runtime packages, ${kib(itsme.bytes)} (+ ${kib(itsme.self)} own dist); ` +
