@@ -242,6 +242,7 @@ export function render(report: BenchReport): string {
     `Upstream connections opened while warming up from cold: ${report.coldStartConnections}.`,
     '',
     checks,
+    '',
     bottleneck(report),
     '',
     `Cold import (fresh process, median of ${config.importRuns}): ${imports}`,
