@@ -1,8 +1,9 @@
 /**
- * Child process: the apps under test, each an Express 5 + express-session + passport 0.7 app
- * of the same shape on its own port: passport-itsme (from dist/), passport-oauth2, and the
- * hand-written baseline (and the got-less diagnostic). The parent asks for CPU/ELU/heap snapshots around each measured phase and
- * for the session store's contents when measuring pending logins.
+ * Child process: one app under test (`argv[4]`), an Express 5 + express-session + passport 0.7 app
+ * of the shape every variant shares: passport-itsme (from dist/), passport-oauth2, the hand-written
+ * baseline, or the got-less diagnostic. One process per app, so that no app's code shapes the JIT
+ * state of another's. The parent asks for CPU/ELU/heap snapshots around each measured phase and for
+ * the session store's contents when measuring pending logins.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -11,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as lib from '../lib/index.js';
 import { serve } from './ipc.js';
-import type { AppsInfo, AppsSnapshot, PendingReport, StubsInfo, Variant } from './shared.js';
+import type { AppInfo, AppsSnapshot, PendingReport, StubsInfo, Variant } from './shared.js';
 import { PENDING_KEY as BASELINE_KEY, mountBaseline } from './variants/baseline.js';
 import { PENDING_KEY as ITSME_KEY, mountItsMe } from './variants/itsme.js';
 import { mountItsMeNoGot } from './variants/itsme-nogot.js';
@@ -20,26 +21,20 @@ import { createShell, finishShell, type Shell, storedSessions } from './variants
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
 const stubs = JSON.parse(process.argv[2] ?? '{}') as StubsInfo;
-const pkg = (await import(
-  pathToFileURL(resolve(process.argv[3] ?? resolve(root, 'dist'), 'index.js')).href
-)) as typeof lib;
+/** The package under test, loaded only by the apps that use it. */
+const loadPackage = async () =>
+  (await import(pathToFileURL(resolve(process.argv[3] ?? resolve(root, 'dist'), 'index.js')).href)) as typeof lib;
 
-const shells = {} as Record<Variant, Shell>;
-const keys: Record<Variant, string> = {
-  itsme: ITSME_KEY,
-  oauth2: OAUTH2_KEY,
-  baseline: BASELINE_KEY,
-  nogot: ITSME_KEY,
+const variant = (process.argv[4] ?? 'itsme') as Variant;
+const mounts: Record<Variant, { key: string; mount: (shell: Shell) => Promise<void> | void }> = {
+  itsme: { key: ITSME_KEY, mount: async (shell) => mountItsMe(shell, await loadPackage(), stubs.zignsecUrl) },
+  oauth2: { key: OAUTH2_KEY, mount: (shell) => mountOAuth2(shell, stubs.oauthUrl, stubs.providerUrl) },
+  baseline: { key: BASELINE_KEY, mount: (shell) => mountBaseline(shell, stubs.zignsecUrl) },
+  nogot: { key: ITSME_KEY, mount: async (shell) => mountItsMeNoGot(shell, await loadPackage(), stubs.zignsecUrl) },
 };
-shells.itsme = await createShell();
-mountItsMe(shells.itsme, pkg, stubs.zignsecUrl);
-shells.oauth2 = await createShell();
-mountOAuth2(shells.oauth2, stubs.oauthUrl, stubs.providerUrl);
-shells.baseline = await createShell();
-mountBaseline(shells.baseline, stubs.zignsecUrl);
-shells.nogot = await createShell();
-mountItsMeNoGot(shells.nogot, pkg, stubs.zignsecUrl);
-for (const shell of Object.values(shells)) finishShell(shell);
+const shell = await createShell();
+await mounts[variant].mount(shell);
+finishShell(shell);
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
 
@@ -48,8 +43,8 @@ function fullGc(): void {
   gc();
 }
 
-function clearStores(): void {
-  for (const shell of Object.values(shells)) shell.store.clear();
+function clearStore(): void {
+  shell.store.clear();
 }
 
 function snapshot(): AppsSnapshot {
@@ -57,11 +52,11 @@ function snapshot(): AppsSnapshot {
   return { cpu: process.cpuUsage(), elu: { idle, active, utilization }, heapUsed: process.memoryUsage().heapUsed };
 }
 
-function pendingReport(variant: Variant): PendingReport {
-  const store = shells[variant].store;
+function pendingReport(): PendingReport {
+  const store = shell.store;
   const sessions = Object.values(storedSessions(store));
   const storedCount = sessions.length;
-  const key = keys[variant];
+  const key = mounts[variant].key;
   let sessionBytes = 0;
   let stateBytes = 0;
   for (const text of sessions) {
@@ -86,23 +81,21 @@ function post<T>(method: string, params?: object): Promise<T> {
   );
 }
 
-const urls = Object.fromEntries(Object.entries(shells).map(([name, shell]) => [name, shell.url])) as AppsInfo;
-
 serve(
   {
     /** Before a phase: forget earlier sessions, collect garbage, then snapshot. */
     begin: () => {
-      clearStores();
+      clearStore();
       fullGc();
       return snapshot();
     },
     snapshot,
     /** Before loading pending logins: empty stores. */
     pendingBegin: () => {
-      clearStores();
+      clearStore();
       fullGc();
     },
-    pendingEnd: (variant) => pendingReport(variant as Variant),
+    pendingEnd: () => pendingReport(),
     /** Starts the V8 CPU profiler (for `--profile`). */
     profileStart: async () => {
       inspector.connect();
@@ -117,5 +110,5 @@ serve(
       writeFileSync(String(path), JSON.stringify(profile));
     },
   },
-  urls,
+  { url: shell.url } satisfies AppInfo,
 );

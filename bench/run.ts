@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: full itsme logins per second against passport-oauth2 and a hand-written baseline,
- * on loopback, in one run. Servers run in two child processes (the apps; the provider stubs), the
- * load comes from this process. How to read the output: the README's "Performance" section.
+ * on loopback, in one run. Each app runs in its own child process, the provider stubs in another,
+ * and the load comes from this process. How to read the output: the README's "Performance" section.
  *
  * Options: --vus N (16), --rounds N (5), --seconds S per phase (3), --warmup S per variant (2),
  * --pending N (2000), --import-runs N (7), --dist DIR (a build other than dist/), --diagnose (also
@@ -30,7 +30,7 @@ import {
 } from './report.js';
 import {
   ALL_VARIANTS,
-  type AppsInfo,
+  type AppInfo,
   type AppsSnapshot,
   LABELS,
   type PendingReport,
@@ -132,7 +132,15 @@ async function main(): Promise<void> {
   const stubs = await Remote.start<StubsInfo>(join(here, 'stubs.ts'), []);
   const profileDir = join(resultsDir, 'profiles', new Date().toISOString().replace(/[:.]/g, '-'));
   const appArgv = ['--expose-gc'];
-  const apps = await Remote.start<AppsInfo>(join(here, 'apps.ts'), [JSON.stringify(stubs.info), distDir], appArgv);
+  const started: readonly Variant[] = profileVariant ? [profileVariant] : measured;
+  const apps = {} as Record<Variant, Remote<AppInfo>>;
+  for (const variant of started) {
+    apps[variant] = await Remote.start<AppInfo>(
+      join(here, 'apps.ts'),
+      [JSON.stringify(stubs.info), distDir, variant],
+      appArgv,
+    );
+  }
   const users = Array.from({ length: config.vus }, () => new VirtualUser());
   const phases: PhaseMeasure[] = [];
   const pending: PendingMeasure[] = [];
@@ -140,15 +148,16 @@ async function main(): Promise<void> {
   let profiled = 0;
 
   const measure = async (variant: Variant, round: number): Promise<PhaseMeasure> => {
-    const url = apps.info[variant];
+    const app = apps[variant];
+    const url = app.info.url;
     await runLogins(users, url, config.rewarmMs);
-    const [a0, s0] = await Promise.all([apps.call<AppsSnapshot>('begin'), stubs.call<StubsSnapshot>('snapshot')]);
+    const [a0, s0] = await Promise.all([app.call<AppsSnapshot>('begin'), stubs.call<StubsSnapshot>('snapshot')]);
     const p0 = process.cpuUsage();
     const m0 = machineCpuMs();
     const run = await runLogins(users, url, config.seconds * 1000);
     const load = process.cpuUsage(p0);
     const m1 = machineCpuMs();
-    const [a1, s1] = await Promise.all([apps.call<AppsSnapshot>('snapshot'), stubs.call<StubsSnapshot>('snapshot')]);
+    const [a1, s1] = await Promise.all([app.call<AppsSnapshot>('snapshot'), stubs.call<StubsSnapshot>('snapshot')]);
     const upstream = variant === 'oauth2' ? 'oauth' : 'zignsec';
     const wall = run.elapsedMs;
     const appCpu = cpuMs({ user: a1.cpu.user - a0.cpu.user, system: a1.cpu.system - a0.cpu.system });
@@ -185,12 +194,13 @@ async function main(): Promise<void> {
   const profileOnly = async (variant: Variant): Promise<void> => {
     const seconds = config.seconds * config.rounds;
     console.log(`profiling ${LABELS[variant]} for ${seconds} s after ${config.warmup} s of warm-up`);
-    await runLogins(users, apps.info[variant], config.warmup * 1000);
-    await apps.call('begin');
-    await apps.call('profileStart');
-    const run = await runLogins(users, apps.info[variant], seconds * 1000);
+    const app = apps[variant];
+    await runLogins(users, app.info.url, config.warmup * 1000);
+    await app.call('begin');
+    await app.call('profileStart');
+    const run = await runLogins(users, app.info.url, seconds * 1000);
     mkdirSync(profileDir, { recursive: true });
-    await apps.call('profileStop', join(profileDir, `${variant}.cpuprofile`));
+    await app.call('profileStop', join(profileDir, `${variant}.cpuprofile`));
     profiled = run.logins;
     console.log(
       `${run.logins} logins, ${((run.logins / run.elapsedMs) * 1000).toFixed(0)} logins/s under the profiler, ${run.errors} errors`,
@@ -200,7 +210,7 @@ async function main(): Promise<void> {
   const measureAll = async (): Promise<void> => {
     const c0 = await stubs.call<StubsSnapshot>('snapshot');
     for (const variant of measured) {
-      const run = await runLogins(users, apps.info[variant], config.warmup * 1000);
+      const run = await runLogins(users, apps[variant].info.url, config.warmup * 1000);
       if (run.errors > 0) throw new Error(`${LABELS[variant]} fails during warm-up: ${run.firstError}`);
     }
     const c1 = await stubs.call<StubsSnapshot>('snapshot');
@@ -212,9 +222,9 @@ async function main(): Promise<void> {
       }
     }
     for (const variant of measured) {
-      await apps.call('pendingBegin');
-      const errors = await startPending(users, apps.info[variant], config.pending);
-      const report = await apps.call<PendingReport>('pendingEnd', variant);
+      await apps[variant].call('pendingBegin');
+      const errors = await startPending(users, apps[variant].info.url, config.pending);
+      const report = await apps[variant].call<PendingReport>('pendingEnd');
       pending.push({ variant, started: config.pending, errors, ...report });
     }
   };
@@ -224,7 +234,7 @@ async function main(): Promise<void> {
     else await measureAll();
   } finally {
     for (const user of users) user.close();
-    await apps.stop();
+    for (const app of Object.values(apps)) await app.stop();
     await stubs.stop();
   }
   if (profileVariant) {

@@ -34,8 +34,11 @@ export interface StubsSnapshot {
   requests: { zignsec: number; oauth: number; provider: number };
 }
 
-/** What the apps child tells the parent when it is ready. */
-export type AppsInfo = Record<Variant, string>;
+/** What an apps child tells the parent when it is ready. */
+export interface AppInfo {
+  /** `http://127.0.0.1:<port>` of its app. */
+  url: string;
+}
 
 export interface AppsSnapshot {
   cpu: NodeJS.CpuUsage;
