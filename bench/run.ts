@@ -3,7 +3,7 @@
  * on loopback, in one run. Each app runs in its own child process, the provider stubs in another,
  * and the load comes from this process. How to read the output: the README's "Performance" section.
  *
- * Options: --vus N (16), --rounds N (5), --seconds S per phase (3), --warmup S per variant (2),
+ * Options: --vus N (16), --rounds N (8), --seconds S per phase (2), --warmup S per variant (2),
  * --pending N (2000), --import-runs N (7), --dist DIR (a build other than dist/), --diagnose (also
  * measure passport-itsme with a node:http client), --profile <variant> (write a CPU profile of the apps
  * process while only that variant runs, then print its hottest functions).
@@ -47,8 +47,8 @@ const resultsDir = join(here, 'results');
 const { values: args } = parseArgs({
   options: {
     vus: { type: 'string', default: '16' },
-    rounds: { type: 'string', default: '5' },
-    seconds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '8' },
+    seconds: { type: 'string', default: '2' },
     warmup: { type: 'string', default: '2' },
     pending: { type: 'string', default: '2000' },
     'import-runs': { type: 'string', default: '7' },
