@@ -82,6 +82,8 @@ export interface BenchReport {
   phases: PhaseMeasure[];
   pending: PendingMeasure[];
   totalSeconds: number;
+  /** A fixed JavaScript loop timed at the start and the end of the run (host speed check). */
+  speedCheckMs: { before: number; after: number };
 }
 
 function ratio(phases: PhaseMeasure[], field: 'loginsPerSec' | 'appCpuMsPerLogin', other: Variant): Ratio {

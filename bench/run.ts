@@ -117,6 +117,25 @@ function machineCpuMs(): number | undefined {
   }
 }
 
+/**
+ * A fixed piece of JavaScript work (arithmetic, small objects, strings), timed: the same machine
+ * gives about the same figure, so it tells whether the host was slower during one run than another.
+ */
+function calibrate(): number {
+  let best = Number.POSITIVE_INFINITY;
+  let sink = 0;
+  for (let round = 0; round < 6; round++) {
+    const t0 = performance.now();
+    for (let i = 0; i < 5_000_000; i++) {
+      const item = { i, text: `k${i % 97}` };
+      sink += item.text.length + (item.i % 7);
+    }
+    best = Math.min(best, performance.now() - t0);
+  }
+  if (sink < 0) console.log(sink);
+  return best;
+}
+
 function cpuMs(usage: NodeJS.CpuUsage): number {
   return (usage.user + usage.system) / 1000;
 }
@@ -129,6 +148,7 @@ function eluDelta(a: AppsSnapshot, b: AppsSnapshot): number {
 async function main(): Promise<void> {
   const began = performance.now();
   ensureBuild();
+  const speedBefore = calibrate();
   const stubs = await Remote.start<StubsInfo>(join(here, 'stubs.ts'), []);
   const profileDir = join(resultsDir, 'profiles', new Date().toISOString().replace(/[:.]/g, '-'));
   const appArgv = ['--expose-gc'];
@@ -267,12 +287,15 @@ async function main(): Promise<void> {
     phases,
     pending,
     totalSeconds: 0,
+    speedCheckMs: { before: 0, after: 0 },
   };
   report.footprint.itsme.self = ownDistBytes();
   report.totalSeconds = (performance.now() - began) / 1000;
+  report.speedCheckMs = { before: speedBefore, after: calibrate() };
   console.log(`\n${render(report)}`);
   console.log(
-    `\nMachine: ${report.machine.nproc} x ${report.machine.cpu}, Node ${report.machine.node}. Total ${report.totalSeconds.toFixed(0)} s.`,
+    `\nMachine: ${report.machine.nproc} x ${report.machine.cpu}, Node ${report.machine.node}. Total ${report.totalSeconds.toFixed(0)} s.` +
+      ` Speed check (a fixed JS loop, lower is faster): ${report.speedCheckMs.before.toFixed(0)} ms before, ${report.speedCheckMs.after.toFixed(0)} ms after.`,
   );
   console.log(`JSON: ${writeReport(resultsDir, report)}`);
   const errors = phases.reduce((n, p) => n + p.errors, 0) + pending.reduce((n, p) => n + p.errors, 0);
