@@ -48,6 +48,13 @@ const HOSTS: Record<ZignSecEnvironment, string> = {
 
 const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
+/**
+ * Idle kept-alive sockets are closed after this many ms, before a server's or load balancer's own idle
+ * timeout (5 s for Node servers, often more) can close one just as a start POST, which is never
+ * retried, is written to it. A shorter `Keep-Alive: timeout=N` hint from the server wins. @internal
+ */
+const IDLE_SOCKET_TIMEOUT = 4000;
+
 /** Longest delay Node's timers honour (2^31 - 1 ms); beyond it they fire after 1 ms. @internal */
 export const MAX_DELAY = 2_147_483_647;
 
@@ -129,8 +136,8 @@ export class ItsMeClient {
       followRedirect: false,
       responseType: 'text',
       agent: {
-        http: new http.Agent({ keepAlive: true, maxSockets: 256 }),
-        https: new https.Agent({ keepAlive: true, maxSockets: 256 }),
+        http: new http.Agent({ keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_TIMEOUT }),
+        https: new https.Agent({ keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_TIMEOUT }),
       },
       headers: { 'user-agent': 'passport-itsme', accept: 'application/json' },
       mutableDefaults: true,

@@ -355,5 +355,32 @@ describe('start', () => {
         nock.activate();
       }
     });
+
+    it('should not reuse a connection left idle for more than 4 s, which the server may be closing', async function () {
+      this.timeout(15_000);
+      nock.restore();
+      let connections = 0;
+      const server = await listen((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(ok));
+        });
+      });
+      server.server.keepAliveTimeout = 60_000;
+      server.server.on('connection', () => {
+        connections += 1;
+      });
+      try {
+        const s = strategy({ baseURL: server.url, timeout: 2000 });
+        expectKind(await runStrategy(s, fakeRequest()), 'redirect');
+        await new Promise((resolve) => setTimeout(resolve, 4500));
+        expectKind(await runStrategy(s, fakeRequest()), 'redirect');
+        expect(connections).to.equal(2);
+      } finally {
+        await server.close();
+        nock.activate();
+      }
+    });
   });
 });
