@@ -1,13 +1,15 @@
 /**
- * `node --expose-gc --import tsx bench/client-micro.ts`: CPU time of the two ZignSec calls alone (start + result),
- * passport-itsme's ItsMeClient (got) against the baseline's node:http calls, in this process, with
- * the ZignSec stub in a child (the strategy's calls: start, then waitForResult). Used to find and
- * check the client's own overhead; the machine's other load shows in the median, less in the min.
- * Options: --pairs N per phase (2000), --rounds N (5), --concurrency N (16).
+ * `node --import tsx bench/client-micro.ts`: CPU time of the two ZignSec calls alone, as the strategy
+ * makes them (start, then waitForResult), with passport-itsme's ItsMeClient (got) and with the
+ * baseline's node:http calls, against the ZignSec stub in a child process. Each measurement runs in a
+ * fresh process that makes only one kind of call (sharing a process lets one client's code shape
+ * the JIT state the other runs on), and the two kinds take turns.
+ * Options: --pairs N per process (4000, after as many to warm up), --runs N per kind (3),
+ * --concurrency N (16), --dist DIR (the build to load; default dist/).
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type * as lib from '../lib/index.js';
@@ -16,70 +18,95 @@ import { type StubsInfo, ZIGNSEC_KEY } from './shared.js';
 import { median, min } from './stats.js';
 import { createRawClient } from './variants/raw-client.js';
 
-const root = resolve(fileURLToPath(import.meta.url), '../..');
+const here = fileURLToPath(import.meta.url);
+const root = resolve(here, '../..');
 const { values } = parseArgs({
   options: {
-    pairs: { type: 'string', default: '2000' },
-    rounds: { type: 'string', default: '5' },
+    pairs: { type: 'string', default: '4000' },
+    runs: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '16' },
+    dist: { type: 'string', default: 'dist' },
+    only: { type: 'string' },
   },
 });
-const pairs = Number(values.pairs);
-const rounds = Number(values.rounds);
-const concurrency = Number(values.concurrency);
+const pairs = Math.max(1, Math.min(100_000, Number(values.pairs) || 4000));
+const runs = Math.max(1, Math.min(20, Number(values.runs) || 3));
+const concurrency = Math.max(1, Math.min(256, Number(values.concurrency) || 16));
+const KINDS = { got: 'ItsMeClient (got)', http: 'node:http baseline' } as const;
+type Kind = keyof typeof KINDS;
 
-const stubs = await Remote.start<StubsInfo>(join(root, 'bench/stubs.ts'), ['--auto-confirm']);
-const pkg = (await import(pathToFileURL(join(root, 'dist/index.js')).href)) as typeof lib;
-const client = new pkg.ItsMeClient({ apiKey: ZIGNSEC_KEY, baseURL: stubs.info.zignsecUrl });
-const raw = createRawClient(stubs.info.zignsecUrl);
-const target = 'http://127.0.0.1:1/callback';
-
-const variants: Record<string, () => Promise<void>> = {
-  'ItsMeClient (got)': async () => {
-    const { id } = await client.start({
-      relaystate: randomBytes(32).toString('base64url'),
-      target,
-      targetError: target,
-    });
-    const result = await client.waitForResult(id, { timeout: 5000, interval: 250, maxInterval: 1000 });
-    if (result.state !== 'Finished') throw new Error(`state ${result.state}`);
-  },
-  'node:http baseline': async () => {
-    const body = JSON.stringify({ relaystate: randomBytes(32).toString('base64url'), target, targetError: target });
-    const started = await raw('POST', '', body);
-    const result = await raw('GET', `/${String(started.json.id)}`);
-    if (result.json.state !== 'Finished') throw new Error(`state ${String(result.json.state)}`);
-  },
-};
-
-async function phase(run: () => Promise<void>, count: number): Promise<{ cpuUs: number; wallMs: number }> {
-  let left = count;
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (left-- > 0) await run();
-    }),
-  );
-  const cpu = process.cpuUsage(cpu0);
-  return { cpuUs: (cpu.user + cpu.system) / count, wallMs: performance.now() - t0 };
+/** In a child: warm up, then measure one kind of call; prints µs of CPU per start + result. */
+async function measure(kind: Kind): Promise<void> {
+  const stubs = await Remote.start<StubsInfo>(join(root, 'bench/stubs.ts'), ['--auto-confirm']);
+  const target = 'http://127.0.0.1:1/callback';
+  const relay = () => randomBytes(32).toString('base64url');
+  let pair: () => Promise<void>;
+  if (kind === 'got') {
+    const pkg = (await import(pathToFileURL(resolve(root, values.dist, 'index.js')).href)) as typeof lib;
+    const client = new pkg.ItsMeClient({ apiKey: ZIGNSEC_KEY, baseURL: stubs.info.zignsecUrl });
+    pair = async () => {
+      const { id } = await client.start({ relaystate: relay(), target, targetError: target });
+      const result = await client.waitForResult(id, { timeout: 5000, interval: 250, maxInterval: 1000 });
+      if (result.state !== 'Finished') throw new Error(`state ${result.state}`);
+    };
+  } else {
+    const raw = createRawClient(stubs.info.zignsecUrl);
+    pair = async () => {
+      const started = await raw('POST', '', JSON.stringify({ relaystate: relay(), target, targetError: target }));
+      const result = await raw('GET', `/${String(started.json.id)}`);
+      if (result.json.state !== 'Finished') throw new Error(`state ${String(result.json.state)}`);
+    };
+  }
+  const phase = async () => {
+    let left = pairs;
+    const cpu0 = process.cpuUsage();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (left-- > 0) await pair();
+      }),
+    );
+    const cpu = process.cpuUsage(cpu0);
+    return (cpu.user + cpu.system) / pairs;
+  };
+  try {
+    await phase();
+    process.stdout.write(String(await phase()));
+  } finally {
+    await stubs.stop();
+  }
 }
 
-const results = new Map<string, number[]>();
-try {
-  for (const run of Object.values(variants)) await phase(run, pairs);
-  for (let round = 0; round < rounds; round++) {
-    for (const [name, run] of Object.entries(variants)) {
-      (globalThis as { gc?: () => void }).gc?.();
-      const { cpuUs } = await phase(run, pairs);
-      results.set(name, [...(results.get(name) ?? []), cpuUs]);
+if (values.only) {
+  await measure(values.only as Kind);
+} else {
+  const results: Record<Kind, number[]> = { got: [], http: [] };
+  for (let run = 0; run < runs; run++) {
+    for (const kind of Object.keys(KINDS) as Kind[]) {
+      const child = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          here,
+          '--only',
+          kind,
+          '--pairs',
+          String(pairs),
+          '--concurrency',
+          String(concurrency),
+          '--dist',
+          values.dist,
+        ],
+        { cwd: root, encoding: 'utf8', timeout: 120_000 },
+      );
+      if (child.status !== 0) throw new Error(`${kind} run failed: ${child.stderr}`);
+      results[kind].push(Number(child.stdout));
     }
   }
-} finally {
-  await stubs.stop();
-}
-for (const [name, samples] of results) {
-  console.log(
-    `${name.padEnd(20)} median ${median(samples).toFixed(0).padStart(5)} µs, min ${min(samples).toFixed(0).padStart(5)} µs of CPU per start+result pair over ${samples.length} rounds`,
-  );
+  for (const kind of Object.keys(KINDS) as Kind[]) {
+    const samples = results[kind];
+    console.log(
+      `${KINDS[kind].padEnd(20)} median ${median(samples).toFixed(0).padStart(5)} µs, min ${min(samples).toFixed(0).padStart(5)} µs of CPU per start + result (${samples.length} processes)`,
+    );
+  }
 }
