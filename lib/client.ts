@@ -1,9 +1,7 @@
-import http from 'node:http';
-import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import got, { type Got, type PlainResponse } from 'got';
 import { ItsMeError, normalizeErrors, redact, sanitizeCause, type ZignSecErrorEntry } from './errors.js';
 import { parseClaims, toProfile } from './profile.js';
+import { type Exchange, Transport } from './transport.js';
 import type {
   ItsMeLanguage,
   ItsMeProfile,
@@ -47,13 +45,6 @@ const HOSTS: Record<ZignSecEnvironment, string> = {
 };
 
 const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
-
-/**
- * Idle kept-alive sockets are closed after this many ms, before a server's or load balancer's own idle
- * timeout (5 s for Node servers, often more) can close one just as a start POST, which is never
- * retried, is written to it. A shorter `Keep-Alive: timeout=N` hint from the server wins. @internal
- */
-const IDLE_SOCKET_TIMEOUT = 4000;
 
 /** Longest delay Node's timers honour (2^31 - 1 ms); beyond it they fire after 1 ms. @internal */
 export const MAX_DELAY = 2_147_483_647;
@@ -119,7 +110,7 @@ export class ItsMeClient {
   /** @internal */
   #apiKey: string;
   /** @internal */
-  #got: Got;
+  #transport = new Transport();
   /** @internal */
   #inFlight = new Map<string, InFlight>();
 
@@ -130,21 +121,6 @@ export class ItsMeClient {
     this.baseURL = (options.baseURL ?? HOSTS[options.environment ?? 'test']).replace(/\/+$/, '');
     this.timeout = options.timeout ?? 10_000;
     this.maxResponseSize = options.maxResponseSize ?? 1024 * 1024;
-    this.#got = got.extend({
-      retry: { limit: 0 },
-      throwHttpErrors: false,
-      followRedirect: false,
-      responseType: 'text',
-      agent: {
-        http: new http.Agent({ keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_TIMEOUT }),
-        https: new https.Agent({ keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_TIMEOUT }),
-      },
-      headers: { 'user-agent': 'passport-itsme', accept: 'application/json' },
-      mutableDefaults: true,
-    });
-    // got spreads `cacheOptions` (unused: no HTTP cache) into ~35 native request options on every
-    // call; a non-empty one sends V8 down a slow path (~40 µs per call on Node 20, plus garbage).
-    this.#got.defaults.options.cacheOptions = {};
   }
 
   /**
@@ -310,9 +286,14 @@ export class ItsMeClient {
     const what = method === 'POST' ? 'start' : 'result';
     let response: Exchange;
     try {
-      response = await this.#exchange(method, path, body, timeout, signal, what);
+      response = await this.#exchange(method, path, body, timeout, signal);
     } catch (err) {
-      if (err instanceof ItsMeError) throw err;
+      if ((err as { code?: unknown }).code === 'ERR_RESPONSE_TOO_LARGE') {
+        throw new ItsMeError(
+          'ERR_ZIGNSEC_BAD_RESPONSE',
+          `ZignSec ${what} response is larger than ${this.maxResponseSize} bytes`,
+        );
+      }
       throw this.#wrap(err, what);
     }
     const text = response.body;
@@ -340,54 +321,32 @@ export class ItsMeClient {
     return { status: response.statusCode, json: json as Record<string, unknown>, text };
   }
 
-  /**
-   * One exchange through got's stream API, which leaves far less garbage behind than its promise API
-   * (whose request objects mostly outlive a young-generation GC). Reads at most `maxResponseSize` bytes.
-   */
   #exchange(
     method: 'GET' | 'POST',
     path: string,
     body: object | undefined,
     timeout: number,
     signal: AbortSignal | undefined,
-    what: string,
   ): Promise<Exchange> {
-    return new Promise((resolve, reject) => {
-      const stream = this.#got.stream(`${this.baseURL}/v3/eid/itsme${path}`, {
-        method,
-        headers: { authorization: this.#apiKey },
-        ...(body === undefined ? {} : { json: body }),
-        timeout: { request: timeout },
-        ...(signal ? { signal } : {}),
-      });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let head: PlainResponse | undefined;
-      stream.once('response', (response: PlainResponse) => {
-        head = response;
-      });
-      stream.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size <= this.maxResponseSize) {
-          chunks.push(chunk);
-          return;
-        }
-        stream.destroy();
-        reject(
-          new ItsMeError(
-            'ERR_ZIGNSEC_BAD_RESPONSE',
-            `ZignSec ${what} response is larger than ${this.maxResponseSize} bytes`,
-          ),
-        );
-      });
-      stream.once('end', () =>
-        resolve({
-          statusCode: head?.statusCode ?? 0,
-          headers: head?.headers ?? {},
-          body: Buffer.concat(chunks).toString('utf8'),
-        }),
-      );
-      stream.on('error', reject);
+    const headers: Record<string, string | number> = {
+      authorization: this.#apiKey,
+      accept: 'application/json',
+      'user-agent': 'passport-itsme',
+    };
+    let payload: Buffer | undefined;
+    if (body !== undefined) {
+      payload = Buffer.from(JSON.stringify(body));
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = payload.length;
+    }
+    return this.#transport.send({
+      method,
+      url: `${this.baseURL}/v3/eid/itsme${path}`,
+      headers,
+      ...(payload ? { body: payload } : {}),
+      timeout,
+      ...(signal ? { signal } : {}),
+      maxResponseSize: this.maxResponseSize,
     });
   }
 
@@ -445,13 +404,6 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 }
 
 function noop(): void {}
-
-/** What {@link ItsMeClient} keeps of a response. @internal */
-interface Exchange {
-  statusCode: number;
-  headers: PlainResponse['headers'];
-  body: string;
-}
 
 /** One shared `GET` for an id. @internal */
 interface InFlight {

@@ -32,7 +32,7 @@ export interface ZignSecErrorEntry {
 
 /** Extra fields an {@link ItsMeError} may carry. */
 export interface ItsMeErrorDetails {
-  /** The underlying problem. Never a `got` error: those hold the request headers, API key included. */
+  /** The underlying problem, as a plain copy: never an HTTP-layer error that could hold the request headers. */
   cause?: unknown;
   /** HTTP status ZignSec answered with, when there was one. */
   status?: number;
