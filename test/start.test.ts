@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import nock from 'nock';
 import { ItsMeError, ItsMeStrategy, type ItsMeStrategyOptions } from '../lib/index.js';
-import { listen } from './support/http.js';
+import { type Listening, listen } from './support/http.js';
 import { expectKind, fakeRequest, runStrategy } from './support/strategy-run.js';
 
 const KEY = 'zs-start-key-5b1e7c2d9a';
@@ -332,32 +332,9 @@ describe('start', () => {
   });
 
   describe('connections', () => {
-    it('should reuse one kept-alive connection across logins', async () => {
+    /** A real ZignSec stand-in that answers every start, counting the TCP connections it accepts. */
+    async function countingServer(): Promise<{ server: Listening; connections: () => number }> {
       // nock's interceptor opens a socket per request: take it out of the way for this real server.
-      nock.restore();
-      let connections = 0;
-      const server = await listen((req, res) => {
-        req.resume();
-        req.on('end', () => {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify(ok));
-        });
-      });
-      server.server.on('connection', () => {
-        connections += 1;
-      });
-      try {
-        const s = strategy({ baseURL: server.url, timeout: 2000 });
-        for (let i = 0; i < 3; i += 1) expectKind(await runStrategy(s, fakeRequest()), 'redirect');
-        expect(connections).to.equal(1);
-      } finally {
-        await server.close();
-        nock.activate();
-      }
-    });
-
-    it('should not reuse a connection left idle for more than 4 s, which the server may be closing', async function () {
-      this.timeout(15_000);
       nock.restore();
       let connections = 0;
       const server = await listen((req, res) => {
@@ -371,12 +348,30 @@ describe('start', () => {
       server.server.on('connection', () => {
         connections += 1;
       });
+      return { server, connections: () => connections };
+    }
+
+    it('should reuse one kept-alive connection across logins', async () => {
+      const { server, connections: count } = await countingServer();
+      try {
+        const s = strategy({ baseURL: server.url, timeout: 2000 });
+        for (let i = 0; i < 3; i += 1) expectKind(await runStrategy(s, fakeRequest()), 'redirect');
+        expect(count()).to.equal(1);
+      } finally {
+        await server.close();
+        nock.activate();
+      }
+    });
+
+    it('should not reuse a connection left idle for more than 4 s, which the server may be closing', async function () {
+      this.timeout(15_000);
+      const { server, connections: count } = await countingServer();
       try {
         const s = strategy({ baseURL: server.url, timeout: 2000 });
         expectKind(await runStrategy(s, fakeRequest()), 'redirect');
         await new Promise((resolve) => setTimeout(resolve, 4500));
         expectKind(await runStrategy(s, fakeRequest()), 'redirect');
-        expect(connections).to.equal(2);
+        expect(count()).to.equal(2);
       } finally {
         await server.close();
         nock.activate();
