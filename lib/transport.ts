@@ -86,6 +86,11 @@ export class Transport {
         request.timeout,
       );
       req.on('error', (err) => settle(err));
+      // Without this listener Node drops the socket of a 101 answer and the request waits for its timer.
+      req.on('upgrade', (_res, socket) => {
+        socket.destroy();
+        settle(failure('the server switched protocols (HTTP 101) instead of answering', 'ERR_UNEXPECTED_UPGRADE'));
+      });
       if (request.signal) {
         if (request.signal.aborted) onAbort();
         else request.signal.addEventListener('abort', onAbort, { once: true });
