@@ -69,6 +69,11 @@ export class RedisRelayStateStore implements RelayStateStore {
     });
   }
 
+  /** Throws `ERR_ITSME_SESSION_REQUIRED` when the request has no `req.session`. */
+  check(req: Request): void {
+    this.session.check(req);
+  }
+
   async take(req: Request, relayState: string): Promise<PendingLogin | undefined> {
     // The session first: a foreign browser must not be able to burn someone else's one-time key.
     const bound = await this.session.take(req, relayState);

@@ -17,6 +17,11 @@ export interface RelayStateStore {
   save(req: Request, relayState: string, record: PendingLogin): Promise<void>;
   /** Returns the record and forgets it; `undefined` when unknown, already taken, or expired. */
   take(req: Request, relayState: string): Promise<PendingLogin | undefined>;
+  /**
+   * Optional: throws when this request could not hold a pending login (no session, say). The strategy
+   * calls it before asking ZignSec to open a session, so that a misconfigured app wastes none.
+   */
+  check?(req: Request): void | Promise<void>;
 }
 
 /** Options of {@link SessionRelayStateStore}. */
@@ -56,7 +61,7 @@ export class SessionRelayStateStore implements RelayStateStore {
   }
 
   async save(req: Request, relayState: string, record: PendingLogin): Promise<void> {
-    const session = this.#session(req);
+    const session = sessionOf(req);
     const now = Date.now();
     const entries = this.#live(session, now);
     entries[relayState] = { id: record.sessionId, exp: record.createdAt + this.ttl };
@@ -65,8 +70,13 @@ export class SessionRelayStateStore implements RelayStateStore {
     session[this.key] = entries;
   }
 
+  /** Throws `ERR_ITSME_SESSION_REQUIRED` when the request has no `req.session`. */
+  check(req: Request): void {
+    sessionOf(req);
+  }
+
   async take(req: Request, relayState: string): Promise<PendingLogin | undefined> {
-    const session = this.#session(req);
+    const session = sessionOf(req);
     const now = Date.now();
     const entries = this.#live(session, now);
     const entry = Object.hasOwn(entries, relayState) ? entries[relayState] : undefined;
@@ -75,10 +85,6 @@ export class SessionRelayStateStore implements RelayStateStore {
     else session[this.key] = entries;
     if (!entry) return undefined;
     return { sessionId: entry.id, createdAt: entry.exp - this.ttl };
-  }
-
-  #session(req: Request): SessionLike {
-    return sessionOf(req);
   }
 
   /** The entries that have not expired, as a fresh object sorted oldest first. */

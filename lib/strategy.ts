@@ -3,9 +3,8 @@ import { Strategy as PassportStrategy } from 'passport-strategy';
 import { checkClientOptions, ItsMeClient, isHttpUrl, MAX_DELAY } from './client.js';
 import { describeErrors, ItsMeError } from './errors.js';
 import { toProfile } from './profile.js';
-import { RedisRelayStateStore } from './redis-store.js';
 import { createRelayState, readRelayState } from './relaystate.js';
-import { type RelayStateStore, SessionRelayStateStore, sessionOf } from './store.js';
+import { type RelayStateStore, SessionRelayStateStore } from './store.js';
 import type { ItsMeLanguage, ItsMeProfile, StartRequest, ZignSecEnvironment } from './types.js';
 import { LANGUAGES } from './types.js';
 
@@ -172,7 +171,7 @@ export class ItsMeStrategy extends PassportStrategy {
       throw new TypeError(`ItsMeStrategy language must be one of ${LANGUAGES.join(', ')}`);
     }
     // Without a session the login could never complete: say so before opening a ZignSec session.
-    if (this.store instanceof SessionRelayStateStore || this.store instanceof RedisRelayStateStore) sessionOf(req);
+    await this.store.check?.(req);
     const relayState = createRelayState();
     const { id, redirectUrl } = await this.client.start(actions.startParams(req, options, relayState));
     await this.store.save(req, relayState, { sessionId: id, createdAt: Date.now() });
@@ -285,6 +284,9 @@ function checkOptions(options: ItsMeStrategyOptions | ItsMeStrategyOptionsWithRe
   const store = options.store as Partial<RelayStateStore> | undefined;
   if (store !== undefined && (typeof store?.save !== 'function' || typeof store?.take !== 'function')) {
     throw new TypeError('ItsMeStrategy store option must have save and take methods');
+  }
+  if (store?.check !== undefined && typeof store.check !== 'function') {
+    throw new TypeError('ItsMeStrategy store option check must be a method when given');
   }
   const pendingTimeout = options.pendingTimeout;
   if (pendingTimeout !== undefined && !(Number.isInteger(pendingTimeout) && pendingTimeout > 0)) {

@@ -85,6 +85,7 @@ describe('constructor', () => {
       ['passReqToCallback', 'yes'],
       ['store', {}],
       ['store', { save: async () => {} }],
+      ['store', { save: async () => {}, take: async () => undefined, check: 'yes' }],
       ['timeout', 0],
       ['timeout', -5],
       ['timeout', 1.5],

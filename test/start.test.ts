@@ -321,6 +321,21 @@ describe('start', () => {
       expect(seen).to.have.length(0);
     });
 
+    it("should ask a custom store's check before opening a ZignSec session, and error when it throws", async () => {
+      const seen = replyToStart(200, ok);
+      const refusal = new Error('no tenant for this request');
+      const store = {
+        save: async () => {},
+        take: async () => undefined,
+        check: async () => {
+          throw refusal;
+        },
+      };
+      const outcome = await runStrategy(strategy({ store }), fakeRequest());
+      expect(expectKind(outcome, 'error').error).to.equal(refusal);
+      expect(seen).to.have.length(0);
+    });
+
     it('should leave the session check to a custom store', async () => {
       const seen = replyToStart(200, ok);
       const saved: string[] = [];
