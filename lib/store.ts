@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { ItsMeError } from './errors.js';
+import { type SessionAccess, sessionAccess } from './session.js';
 
 /** What the strategy remembers about a login between the redirect to itsme and the way back. */
 export interface PendingLogin {
@@ -35,7 +35,6 @@ export interface SessionRelayStateStoreOptions {
 }
 
 type Entries = Record<string, { id: string; exp: number }>;
-type SessionLike = Record<string, unknown>;
 
 /**
  * The default store: pending logins live in the browser's own session (`req.session`, from
@@ -61,35 +60,34 @@ export class SessionRelayStateStore implements RelayStateStore {
   }
 
   async save(req: Request, relayState: string, record: PendingLogin): Promise<void> {
-    const session = sessionOf(req);
+    const session = sessionAccess(req);
     const now = Date.now();
     const entries = this.#live(session, now);
     entries[relayState] = { id: record.sessionId, exp: record.createdAt + this.ttl };
     const keys = Object.keys(entries);
     for (const stale of keys.slice(0, Math.max(0, keys.length - this.max))) delete entries[stale];
-    session[this.key] = entries;
+    session.set(this.key, entries);
   }
 
   /** Throws `ERR_ITSME_SESSION_REQUIRED` when the request has no `req.session`. */
   check(req: Request): void {
-    sessionOf(req);
+    sessionAccess(req);
   }
 
   async take(req: Request, relayState: string): Promise<PendingLogin | undefined> {
-    const session = sessionOf(req);
+    const session = sessionAccess(req);
     const now = Date.now();
     const entries = this.#live(session, now);
     const entry = Object.hasOwn(entries, relayState) ? entries[relayState] : undefined;
     if (entry) delete entries[relayState];
-    if (Object.keys(entries).length === 0) delete session[this.key];
-    else session[this.key] = entries;
+    session.set(this.key, Object.keys(entries).length === 0 ? undefined : entries);
     if (!entry) return undefined;
     return { sessionId: entry.id, createdAt: entry.exp - this.ttl };
   }
 
   /** The entries that have not expired, as a fresh object sorted oldest first. */
-  #live(session: SessionLike, now: number): Entries {
-    const stored = session[this.key];
+  #live(session: SessionAccess, now: number): Entries {
+    const stored = session.get(this.key);
     const out: Entries = {};
     if (!stored || typeof stored !== 'object') return out;
     for (const [relayState, value] of Object.entries(stored as Record<string, unknown>)) {
@@ -100,19 +98,4 @@ export class SessionRelayStateStore implements RelayStateStore {
     }
     return out;
   }
-}
-
-/**
- * `req.session`, or an `ERR_ITSME_SESSION_REQUIRED` error saying how to provide it.
- * @internal
- */
-export function sessionOf(req: Request): SessionLike {
-  const session = (req as { session?: unknown }).session;
-  if (!session || typeof session !== 'object') {
-    throw new ItsMeError(
-      'ERR_ITSME_SESSION_REQUIRED',
-      'passport-itsme needs session support to remember pending logins: add express-session (or a compatible middleware) before passport, or give the strategy a store option',
-    );
-  }
-  return session as SessionLike;
 }

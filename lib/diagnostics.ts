@@ -1,0 +1,84 @@
+import diagnostics_channel from 'node:diagnostics_channel';
+
+/**
+ * Names of the `node:diagnostics_channel` channels this package publishes on. They are public API:
+ * subscribe with `diagnostics_channel.subscribe(name, fn)` (or `tracingChannel(name)` for `zignsec`).
+ * Nothing is built or published while a channel has no subscriber.
+ */
+export const CHANNELS = {
+  /** {@link LoginStartMessage}: a login was started. */
+  loginStart: 'passport-itsme:login:start',
+  /** {@link LoginSuccessMessage}: verify accepted a user. */
+  loginSuccess: 'passport-itsme:login:success',
+  /** {@link LoginFailureMessage}: any `fail()` or `error()` of the strategy. */
+  loginFailure: 'passport-itsme:login:failure',
+  /** {@link WebhookMessage}: a webhook was handled or refused. */
+  webhook: 'passport-itsme:webhook',
+  /** A `TracingChannel` of {@link ZignSecCallContext} around every ZignSec call. */
+  zignsec: 'passport-itsme:zignsec',
+} as const;
+
+/** Published on `passport-itsme:login:start`. */
+export interface LoginStartMessage {
+  /** The strategy's name (`'itsme'` unless the `name` option says otherwise). */
+  strategy: string;
+  /** ZignSec's session id. */
+  sessionId: string;
+}
+
+/** Published on `passport-itsme:login:success`. */
+export interface LoginSuccessMessage {
+  strategy: string;
+  sessionId: string;
+  /** Milliseconds from the start of the login (the start call) to verify's answer. */
+  duration: number;
+}
+
+/** Published on `passport-itsme:login:failure`. */
+export interface LoginFailureMessage {
+  strategy: string;
+  /** ZignSec's session id, when known. */
+  sessionId?: string;
+  /** The failure code (see `ItsMeFailureCode`), or the `ItsMeError` code of an `error()`. */
+  code: string;
+  /** HTTP status the strategy failed with (`fail`) or 500 (`error`). */
+  status: number;
+  /** Milliseconds since the login started, when known, else since this request reached the strategy. */
+  duration: number;
+}
+
+/** Published on `passport-itsme:webhook`. */
+export interface WebhookMessage {
+  /** ZignSec's session id, when the body named a valid one. */
+  sessionId?: string;
+  /** What the receiver did. */
+  outcome: string;
+  /** HTTP status answered. */
+  status: number;
+}
+
+/** The context object of the `passport-itsme:zignsec` tracing channel, one per ZignSec call. */
+export interface ZignSecCallContext {
+  method: 'GET' | 'POST';
+  /** `/v3/eid/itsme` (start) or `/v3/eid/itsme/{id}` (result): a template, never the id itself. */
+  path: '/v3/eid/itsme' | '/v3/eid/itsme/{id}';
+  /** ZignSec's session id for a result call. */
+  sessionId?: string;
+  /** HTTP status, set before `asyncEnd` when ZignSec answered. */
+  status?: number;
+  /** Milliseconds the call took, set before `asyncEnd`/`error`. */
+  duration?: number;
+  /** Set by Node on the `error` event. */
+  error?: unknown;
+}
+
+/** @internal */
+export const loginStartChannel = diagnostics_channel.channel(CHANNELS.loginStart);
+/** @internal */
+export const loginSuccessChannel = diagnostics_channel.channel(CHANNELS.loginSuccess);
+/** @internal */
+export const loginFailureChannel = diagnostics_channel.channel(CHANNELS.loginFailure);
+/** @internal */
+export const webhookChannel = diagnostics_channel.channel(CHANNELS.webhook);
+/** @internal */
+export const zignsecChannel = diagnostics_channel.tracingChannel<unknown, ZignSecCallContext>(CHANNELS.zignsec);
