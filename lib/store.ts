@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { ItsMeRequest } from './passport-base.js';
 import { type SessionAccess, sessionAccess } from './session.js';
 
 /** What the strategy remembers about a login between the redirect to itsme and the way back. */
@@ -14,14 +14,14 @@ export interface PendingLogin {
  * a relaystate works once, and must answer only for the browser that started the login.
  */
 export interface RelayStateStore {
-  save(req: Request, relayState: string, record: PendingLogin): Promise<void>;
+  save(req: ItsMeRequest, relayState: string, record: PendingLogin): Promise<void>;
   /** Returns the record and forgets it; `undefined` when unknown, already taken, or expired. */
-  take(req: Request, relayState: string): Promise<PendingLogin | undefined>;
+  take(req: ItsMeRequest, relayState: string): Promise<PendingLogin | undefined>;
   /**
    * Optional: throws when this request could not hold a pending login (no session, say). The strategy
    * calls it before asking ZignSec to open a session, so that a misconfigured app wastes none.
    */
-  check?(req: Request): void | Promise<void>;
+  check?(req: ItsMeRequest): void | Promise<void>;
 }
 
 /** Options of {@link SessionRelayStateStore}. */
@@ -59,7 +59,7 @@ export class SessionRelayStateStore implements RelayStateStore {
     this.max = max;
   }
 
-  async save(req: Request, relayState: string, record: PendingLogin): Promise<void> {
+  async save(req: ItsMeRequest, relayState: string, record: PendingLogin): Promise<void> {
     const session = sessionAccess(req);
     const now = Date.now();
     const entries = this.#live(session, now);
@@ -70,11 +70,11 @@ export class SessionRelayStateStore implements RelayStateStore {
   }
 
   /** Throws `ERR_ITSME_SESSION_REQUIRED` when the request has no `req.session`. */
-  check(req: Request): void {
+  check(req: ItsMeRequest): void {
     sessionAccess(req);
   }
 
-  async take(req: Request, relayState: string): Promise<PendingLogin | undefined> {
+  async take(req: ItsMeRequest, relayState: string): Promise<PendingLogin | undefined> {
     const session = sessionAccess(req);
     const now = Date.now();
     const entries = this.#live(session, now);
