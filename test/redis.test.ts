@@ -263,7 +263,7 @@ describe('several instances on Redis', function () {
         .split('.')[0];
       const sessionKey = `itsme-test-sess:${sid}`;
       const saved = JSON.parse(String(await storeClient.get(sessionKey))) as Record<string, unknown>;
-      const [[, , exp]] = saved['passport-itsme'] as [string, string, number][];
+      const exp = (saved['passport-itsme'] as [string, string, number][])[0]?.[2];
       saved['passport-itsme'] = { [relayState]: { id: sessionId, exp } };
       await storeClient.set(sessionKey, JSON.stringify(saved), { expiration: { type: 'PX', value: 60_000 } });
       await storeClient.rename(keyOf(relayState), `passport-itsme:login:${relayState}`);
