@@ -20,7 +20,7 @@ interface ExchangeRequest {
  */
 export function gotSend(): (
   request: ExchangeRequest,
-) => Promise<{ statusCode: number; headers: object; body: string }> {
+) => Promise<{ statusCode: number; headers: object; contentType?: string; body: string }> {
   const client = got.extend({
     agent: {
       http: new http.Agent({ keepAlive: true, maxSockets: 256, timeout: 4000 }),
@@ -58,14 +58,20 @@ export function gotSend(): (
         }
         chunks.push(chunk);
       });
-      stream.on('end', () => resolve({ statusCode, headers, body: Buffer.concat(chunks).toString('utf8') }));
+      stream.on('end', () => {
+        const contentType = (headers as { 'content-type'?: string })['content-type'];
+        resolve({ statusCode, headers, contentType, body: Buffer.concat(chunks).toString('utf8') });
+      });
       stream.on('error', reject);
     });
 }
 
 /**
  * Swaps the HTTP layer of the package's ZignSec client for {@link gotSend} in this process only:
- * everything above it (the client's checks, the strategy, the store) stays the package's own.
+ * everything above it (the client's checks, the strategy, the store) stays the package's own. Knows
+ * both shapes of `Transport.send`: `send(request)` with the whole URL, and the per-origin
+ * `send(method, path, authorization, body, timeout, signal)` on a transport holding `baseURL` and
+ * `maxResponseSize`.
  */
 export async function useGot(distDir: string): Promise<void> {
   const { pathToFileURL } = await import('node:url');
@@ -78,5 +84,34 @@ export async function useGot(distDir: string): Promise<void> {
       `${distDir}/transport.js no longer exports Transport with send(): update bench/variants/got-transport.ts`,
     );
   }
-  module.Transport.prototype.send = gotSend();
+  const send = gotSend();
+  module.Transport.prototype.send = function (
+    this: { baseURL?: string; maxResponseSize?: number },
+    ...args: unknown[]
+  ) {
+    if (typeof args[0] === 'object') return send(args[0] as ExchangeRequest);
+    const [method, path, authorization, body, timeout, signal] = args as [
+      'GET' | 'POST',
+      string,
+      string,
+      string | undefined,
+      number,
+      AbortSignal | undefined,
+    ];
+    const headers: ExchangeRequest['headers'] = {
+      accept: 'application/json',
+      'user-agent': 'passport-itsme',
+      authorization,
+    };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    return send({
+      method,
+      url: `${this.baseURL}${path}`,
+      headers,
+      ...(body !== undefined ? { body: Buffer.from(body) } : {}),
+      timeout,
+      ...(signal ? { signal } : {}),
+      maxResponseSize: this.maxResponseSize ?? 1024 * 1024,
+    });
+  };
 }
