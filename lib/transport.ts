@@ -30,12 +30,15 @@ const POST_HEADERS: OutgoingHttpHeaders = { ...GET_HEADERS, 'content-type': 'app
  * @internal
  */
 export class Transport {
+  /** The URL paths are appended to. */
+  readonly baseURL: string;
+  /** Largest body read, in bytes. */
+  readonly maxResponseSize: number;
   readonly #request: typeof http.request;
   readonly #hostname: string;
   readonly #port: number;
   readonly #basePath: string;
   readonly #agent: http.Agent;
-  readonly #maxResponseSize: number;
 
   constructor(baseURL: string, maxResponseSize: number, agent?: http.Agent) {
     const url = new URL(baseURL);
@@ -44,7 +47,8 @@ export class Transport {
     this.#hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     this.#port = url.port ? Number(url.port) : secure ? 443 : 80;
     this.#basePath = url.pathname.replace(/\/+$/, '');
-    this.#maxResponseSize = maxResponseSize;
+    this.baseURL = baseURL;
+    this.maxResponseSize = maxResponseSize;
     this.#agent =
       agent ?? new (secure ? https : http).Agent({ keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_TIMEOUT });
   }
@@ -62,7 +66,7 @@ export class Transport {
     signal: AbortSignal | undefined,
   ): Promise<Exchange> {
     return new Promise((resolve, reject) => {
-      const max = this.#maxResponseSize;
+      const max = this.maxResponseSize;
       let settled = false;
       const settle = (err: Error | undefined, value?: Exchange): void => {
         if (settled) return;
