@@ -1,12 +1,25 @@
 import { expect } from 'chai';
 import { DEFAULT_PERSONAS, type ItsMeSimulator, startSimulator } from '../lib/simulator/index.js';
-import { type CookieSessionTestApp, startCookieSessionApp } from './frameworks/cookie-session.js';
+import { type CookieSessionTestApp, readCookieSession, startCookieSessionApp } from './frameworks/cookie-session.js';
 import { answerItsMe, itsmeLogin, json, startItsMe } from './frameworks/login.js';
 import { realNetwork } from './support/guards.js';
 import { browse, CookieJar } from './support/http.js';
 
 const KEY = 'cookie-session-test-key-9d2a';
 const [FLORENT, ANNELEEN] = DEFAULT_PERSONAS;
+
+/** Every string in `value` (keys included) that could be sent back as a relaystate. */
+function relayStateLike(value: unknown, out = new Set<string>()): Set<string> {
+  if (typeof value === 'string') {
+    if (/^[A-Za-z0-9_-]{16,256}$/.test(value)) out.add(value);
+  } else if (value && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value)) {
+      relayStateLike(key, out);
+      relayStateLike(inner, out);
+    }
+  }
+  return out;
+}
 
 function copyOf(jar: CookieJar): CookieJar {
   const copy = new CookieJar();
@@ -106,6 +119,40 @@ describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () =>
       expect((await browse(trip.callbackUrl.replace('/callback?', '/callback/status?'), other)).status).to.equal(403);
       expect((await browse(`${app.url}/me`, other)).status).to.equal(401);
       expect((await browse(trip.callbackUrl, owner)).location).to.equal('/me');
+    });
+  });
+
+  describe('a session the browser can read (issue 10, item 1)', () => {
+    it('should answer 403 to an attacker who completes, with their own readable cookie, a login the victim approved; the victim still logs in', async () => {
+      const app = await start();
+      const victim = new CookieJar();
+      const victimsOwn = await startItsMe(app.url, victim);
+      // The attacker starts a login and reads everything their own cookie holds.
+      const attacker = new CookieJar();
+      const lure = await startItsMe(app.url, attacker);
+      const readable = readCookieSession(attacker.cookies.get('session'));
+      const candidates = relayStateLike(readable);
+      expect(candidates.size, 'strings in the readable cookie').to.be.greaterThan(0);
+      // The victim is sent the attacker's redirectUrl and approves it as themselves.
+      const approved = await answerItsMe(lure, victim, { action: 'approve', persona: 'anneleen' });
+      // The attacker tries every string of their cookie as the relaystate, with their own cookie.
+      for (const candidate of candidates) {
+        const attempt = await browse(
+          `${app.url}/callback/status?relaystate=${encodeURIComponent(candidate)}`,
+          copyOf(attacker),
+        );
+        expect(attempt.status, `attacker with ${candidate}: ${attempt.body}`).to.equal(403);
+      }
+      expect((await browse(`${app.url}/me`, attacker)).status, 'attacker logged in').to.equal(401);
+      expect(app.verified, 'profiles that reached verify').to.deep.equal([]);
+      expect(JSON.stringify(readable)).not.to.include(approved.relayState);
+      // The victim's own login, in their own browser, still completes.
+      const own = await answerItsMe(victimsOwn, victim, { action: 'approve', persona: 'anneleen' });
+      expect((await browse(own.callbackUrl, victim)).location).to.equal('/me');
+      expect(json(await browse(`${app.url}/me`, victim))).to.deep.equal({
+        id: ANNELEEN?.sub,
+        displayName: 'Anneleen Peeters',
+      });
     });
   });
 });
