@@ -3,6 +3,8 @@ export { ItsMeClient, isFinal } from './client.js';
 export type { ItsMeErrorCode, ItsMeErrorDetails, ZignSecErrorEntry } from './errors.js';
 export { ItsMeError } from './errors.js';
 export { parseClaims, toProfile } from './profile.js';
+export type { RedisSeenStoreOptions, SeenKeyClient, SeenSetOptions } from './redis-seen-store.js';
+export { RedisSeenStore } from './redis-seen-store.js';
 export type { OneTimeKeyClient, RedisRelayStateStoreOptions } from './redis-store.js';
 export { RedisRelayStateStore } from './redis-store.js';
 export type { MemorySeenStoreOptions, SeenClaim, SeenStore } from './seen-store.js';
