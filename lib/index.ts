@@ -2,6 +2,7 @@ export type { ItsMeClientOptions, WaitForResultOptions } from './client.js';
 export { ItsMeClient, isFinal } from './client.js';
 export type { ItsMeErrorCode, ItsMeErrorDetails, ZignSecErrorEntry } from './errors.js';
 export { ItsMeError } from './errors.js';
+export type { ItsMeRequest, ItsMeUser, PassportStrategyBase } from './passport-base.js';
 export { parseClaims, toProfile } from './profile.js';
 export type { RedisSeenStoreOptions, SeenKeyClient, SeenSetOptions } from './redis-seen-store.js';
 export { RedisSeenStore } from './redis-seen-store.js';
