@@ -15,8 +15,9 @@ import { ZignSecStub } from './support/zignsec-stub.js';
 
 const API_KEY = 'itsme-KEY-never-in-logs-5b7c1e';
 const UNKNOWN = 'This itsme login is unknown, was already used or has expired. Please start again.';
-const MALFORMED = 'Invalid itsme callback: relaystate is malformed.';
-const NOT_SINGLE = 'Invalid itsme callback: relaystate must be a single value.';
+// The person sees one sentence for both; the reason is in `info.hint` (see test/failure-codes.test.ts).
+const MALFORMED = 'This itsme login link is not valid. Please start again.';
+const NOT_SINGLE = MALFORMED;
 
 let guard: ProcessGuard;
 let restoreNock: () => void;
