@@ -9,6 +9,7 @@ import session from 'express-session';
 import passportModule from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import { createWebhookHandler, type ItsMeLanguage, ItsMeStrategy, type ZignSecEnvironment } from '../lib/index.js';
+import { FAVICON } from './assets.js';
 import { STYLESHEET } from './styles.js';
 import { type AppUser, checkDemoUser, DEFAULT_DEMO_USER, type DemoUser, userFromProfile } from './users.js';
 import { errorPage, loginPage, type PageContext, profilePage, type ReceivedWebhook, webhooksPage } from './views.js';
@@ -24,6 +25,11 @@ export interface ExampleAppOptions {
     baseURL?: string;
     webhookURL?: string;
     pendingTimeout?: number;
+    /**
+     * Key of the webhook signature check outside simulator mode. Default: the API key. The receiver
+     * never accepts an unsigned post: without a signature it would be an open door to the ZignSec quota.
+     */
+    webhookSecret?: string;
   };
   sessionSecret: string;
   /** An express-session store (e.g. connect-redis for several instances). Default: the memory store. */
@@ -32,8 +38,11 @@ export interface ExampleAppOptions {
   trustProxy?: boolean | number | string;
   /** Shows the "itsme is simulated" banner. */
   simulated?: boolean;
-  /** The username/password account. Default demo / demo. */
-  demoUser?: DemoUser;
+  /**
+   * The username/password account, or `false` for none. Default: demo / demo in simulator mode, none
+   * otherwise (a known password has no place next to real identities).
+   */
+  demoUser?: DemoUser | false;
   /**
    * Redirects GET requests that arrive by another host name (127.0.0.1 instead of localhost) to
    * `publicUrl`, so that the session cookie is set where the itsme callback will come back. For local
@@ -54,6 +63,14 @@ const LANGUAGES: readonly ItsMeLanguage[] = ['en', 'fr', 'nl', 'de'];
 interface FlashSession {
   messages?: string[];
   notice?: string;
+  /** The username typed before a wrong password, shown again in the form. */
+  username?: string;
+  /** The itsme language last chosen, kept across a cancel. */
+  language?: ItsMeLanguage;
+}
+
+function flashOf(req: Request): FlashSession {
+  return req.session as typeof req.session & FlashSession;
 }
 
 /**
@@ -66,7 +83,7 @@ export function createApp(options: ExampleAppOptions): Express {
   const base = publicUrl.origin;
   const secure = publicUrl.protocol === 'https:';
   const page: PageContext = { simulated: options.simulated === true };
-  const demo = options.demoUser ?? DEFAULT_DEMO_USER;
+  const demo = options.demoUser ?? (page.simulated ? DEFAULT_DEMO_USER : false);
 
   const passport = new passportModule.Passport();
   const strategy = new ItsMeStrategy(
@@ -81,12 +98,14 @@ export function createApp(options: ExampleAppOptions): Express {
     async (profile) => userFromProfile(profile),
   );
   passport.use(strategy);
-  passport.use(
-    new LocalStrategy((username, password, done) => {
-      const user = checkDemoUser(demo, username, password);
-      done(null, user ?? false, user ? undefined : { message: 'Wrong username or password.' });
-    }),
-  );
+  if (demo) {
+    passport.use(
+      new LocalStrategy((username, password, done) => {
+        const user = checkDemoUser(demo, username, password);
+        done(null, user ?? false, user ? undefined : { message: 'Wrong username or password.' });
+      }),
+    );
+  }
   passport.serializeUser((user, done) => done(null, user));
   passport.deserializeUser((user: Express.User, done) => done(null, user));
 
@@ -106,24 +125,27 @@ export function createApp(options: ExampleAppOptions): Express {
   // ZignSec's webhook (the strategy sends `webhookURL` when it starts a login). The posted body is only a
   // hint: the handler reads the result back from ZignSec by id with the API key, and calls onResult once
   // per session. Mounted before the session and body parsers: it reads the raw body itself.
-  const received: ReceivedWebhook[] = [];
+  const received: StoredWebhook[] = [];
   app.post(
     '/webhooks/zignsec',
     createWebhookHandler({
       apiKey: options.itsme.apiKey,
       ...(options.itsme.environment ? { environment: options.itsme.environment } : {}),
       ...(options.itsme.baseURL ? { baseURL: options.itsme.baseURL } : {}),
-      // The simulator signs with the access token (hex form). ZignSec's v3 signature format is not
-      // documented, so against ZignSec the re-fetch by id is the check.
-      signature: options.simulated ? 'hex' : false,
+      // Never unsigned: without a signature anyone could make the app spend its ZignSec quota. The
+      // simulator signs with the access token (hex form); against ZignSec, either documented form is
+      // accepted, keyed with the webhook secret when one is configured.
+      signature: options.simulated ? 'hex' : true,
+      ...(!options.simulated && options.itsme.webhookSecret ? { secret: options.itsme.webhookSecret } : {}),
       onResult: (result, profile) => {
         received.unshift({
           at: new Date().toISOString(),
           sessionId: result.id,
           outcome: result.errors.length > 0 ? result.errors.map((e) => e.code).join(', ') : 'Finished',
           name: profile?.displayName ?? null,
+          sub: profile?.id ?? null,
         });
-        received.splice(20);
+        received.splice(50);
       },
       onError: (err) =>
         (options.log ?? console.error)(`[example-app] webhook: ${err instanceof Error ? err.message : String(err)}`),
@@ -131,6 +153,9 @@ export function createApp(options: ExampleAppOptions): Express {
   );
   app.get('/assets/app.css', (_req, res) => {
     res.type('text/css').set('cache-control', 'public, max-age=3600').send(STYLESHEET);
+  });
+  app.get(['/favicon.svg', '/favicon.ico'], (_req, res) => {
+    res.type('image/svg+xml').set('cache-control', 'public, max-age=86400').send(FAVICON);
   });
   app.use(
     session({
@@ -148,17 +173,18 @@ export function createApp(options: ExampleAppOptions): Express {
 
   app.get('/', (req, res) => {
     if (req.user) return res.redirect('/profile');
-    const flash = req.session as typeof req.session & FlashSession;
+    const flash = flashOf(req);
     const errors = flash.messages ?? [];
-    const notice = flash.notice;
+    const { notice, username } = flash;
     delete flash.messages;
     delete flash.notice;
-    const language = LANGUAGES.find((l) => l === req.query.language) ?? 'en';
+    delete flash.username;
+    const language = LANGUAGES.find((l) => l === req.query.language) ?? flash.language ?? 'en';
     res.type('html').send(
       loginPage(page, {
         errors,
         language,
-        demoHint: `Demo account: ${demo.username} / ${demo.password}`,
+        ...(demo ? { password: { demoHint: `Demo account: ${demo.username} / ${demo.password}`, username } } : {}),
         ...(notice ? { notice } : {}),
       }),
     );
@@ -168,31 +194,52 @@ export function createApp(options: ExampleAppOptions): Express {
     const asked = req.query.language;
     const language = LANGUAGES.find((l) => l === asked);
     if (asked !== undefined && !language) return res.redirect('/');
+    if (language) flashOf(req).language = language;
     passport.authenticate('itsme', language ? { language } : {})(req, res, next);
   });
+  // keepSessionInfo: logging in regenerates the session (against fixation) but keeps its data, so a
+  // login still pending in another tab can complete; without it, that tab would be told to start again.
   app.get(
     '/auth/itsme/callback',
-    passport.authenticate('itsme', { failureRedirect: '/', failureMessage: true }),
+    passport.authenticate('itsme', { failureRedirect: '/', failureMessage: true, keepSessionInfo: true }),
     (_req, res) => res.redirect('/profile'),
   );
-  app.post('/login', passport.authenticate('local', { failureRedirect: '/', failureMessage: true }), (_req, res) =>
-    res.redirect('/profile'),
-  );
+  if (demo) {
+    app.post('/login', (req, res, next) => {
+      passport.authenticate('local', (err: unknown, user: AppUser | false, info?: { message?: string }) => {
+        if (err) return next(err);
+        if (!user) {
+          const flash = flashOf(req);
+          flash.messages = [info?.message ?? 'Wrong username or password.'];
+          const typed: unknown = req.body?.username;
+          if (typeof typed === 'string') flash.username = typed.slice(0, 100);
+          return res.redirect('/');
+        }
+        req.logIn(user, { session: true, keepSessionInfo: true }, (loginErr) =>
+          loginErr ? next(loginErr) : res.redirect('/profile'),
+        );
+      })(req, res, next);
+    });
+  }
   app.get('/profile', (req, res) => {
     if (!req.user) return res.redirect('/');
     res.type('html').send(profilePage(page, req.user as AppUser));
   });
   app.post('/logout', (req, res, next) => {
+    // Logging out regenerates the session and keeps nothing: pending logins and flash data go too.
     req.logout((err) => {
       if (err) return next(err);
-      (req.session as typeof req.session & FlashSession).notice = 'You are logged out.';
+      flashOf(req).notice = 'You are logged out.';
       res.redirect(303, '/');
     });
   });
 
+  // Only the results that belong to the person logged in: never other people's names.
   app.get('/webhooks', (req, res) => {
     if (!req.user) return res.redirect('/');
-    res.type('html').send(webhooksPage(page, received));
+    const sub = (req.user as AppUser).itsme?.sub;
+    const own = sub ? received.filter((r) => r.sub === sub) : [];
+    res.type('html').send(webhooksPage(page, own, sub !== undefined));
   });
 
   options.configure?.(app, { passport, strategy, page });
@@ -220,8 +267,15 @@ export function createApp(options: ExampleAppOptions): Express {
   return app;
 }
 
+/** A webhook result as kept in memory, with the subject it belongs to. */
+interface StoredWebhook extends ReceivedWebhook {
+  sub: string | null;
+}
+
 function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
   res.set({
+    // Pages show personal data: never kept by the browser or a proxy, so Back after logout shows nothing.
+    'cache-control': 'no-store',
     'content-security-policy':
       "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
     'x-content-type-options': 'nosniff',

@@ -5,7 +5,14 @@ export type ZignSecSetup =
   /** The embedded simulator, started in the same process (no account, no internet). */
   | { mode: 'simulator' }
   /** ZignSec itself (or any compatible server at `baseURL`). */
-  | { mode: 'zignsec'; apiKey: string; environment: ZignSecEnvironment; baseURL?: string };
+  | {
+      mode: 'zignsec';
+      apiKey: string;
+      environment: ZignSecEnvironment;
+      baseURL?: string;
+      /** Key of the webhook signature check; default the API key. */
+      webhookSecret?: string;
+    };
 
 /** The example app's configuration, read from the environment by {@link loadConfig}. */
 export interface ExampleConfig {
@@ -26,7 +33,8 @@ export const DEV_SESSION_SECRET = 'passport-itsme-example-dev-secret-change-me';
  * Reads the configuration from environment variables:
  * `PORT` (3000), `HOST` (127.0.0.1), `PUBLIC_URL`, `SESSION_SECRET`, `TRUST_PROXY`,
  * `ZIGNSEC_API_KEY` (none: the embedded simulator), `ZIGNSEC_ENV` (`test` or `production`),
- * `ZIGNSEC_BASE_URL` (a standalone simulator or a proxy).
+ * `ZIGNSEC_BASE_URL` (a standalone simulator or a proxy), `ZIGNSEC_WEBHOOK_SECRET` (key of the webhook
+ * signature check; default the API key).
  *
  * @returns the configuration and the warnings to print.
  * @throws {Error} naming the variable when one is invalid.
@@ -73,6 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): { config: ExampleConfig; war
       apiKey,
       environment,
       ...(env.ZIGNSEC_BASE_URL ? { baseURL: env.ZIGNSEC_BASE_URL } : {}),
+      ...(env.ZIGNSEC_WEBHOOK_SECRET ? { webhookSecret: env.ZIGNSEC_WEBHOOK_SECRET } : {}),
     };
   } else if (env.ZIGNSEC_ENV === 'production') {
     throw new Error('ZIGNSEC_ENV=production needs ZIGNSEC_API_KEY');

@@ -5,7 +5,8 @@ import { startExampleApp } from './start.js';
 async function main(): Promise<void> {
   const { config, warnings } = loadConfig(process.env);
   for (const warning of warnings) console.warn(`warning: ${warning}`);
-  const running = await startExampleApp(config);
+  // One line per login, webhook and ZignSec call on the console: ids, codes and durations, no personal data.
+  const running = await startExampleApp(config, { eventLog: (line) => console.log(line) });
   if (running.simulator) {
     console.log(`No ZIGNSEC_API_KEY set: itsme is played by the embedded simulator at ${running.simulator.url}`);
     console.log('(no ZignSec account or internet needed; set ZIGNSEC_API_KEY and ZIGNSEC_ENV=test to use ZignSec)');

@@ -6,6 +6,7 @@ import type { Express } from 'express';
 import { type ItsMeSimulator, type SimulatorOptions, startSimulator } from '../lib/simulator/index.js';
 import { createApp, type ExampleAppOptions } from './app.js';
 import type { ExampleConfig } from './config.js';
+import { logItsMeEvents } from './events.js';
 
 /** The example app, listening. */
 export interface RunningExample {
@@ -29,6 +30,8 @@ export interface StartOptions {
   };
   /** Public URL from the port, when `config.publicUrl` is not set. Default `http://localhost:<port>`. */
   publicUrlFor?: (port: number) => string;
+  /** Receives one line per passport-itsme event (logins, webhooks, ZignSec calls). Default: none. */
+  eventLog?: (line: string) => void;
 }
 
 /**
@@ -43,8 +46,8 @@ export async function startExampleApp(config: ExampleConfig, options: StartOptio
     simulator = await startSimulator({ ...options.simulator, apiKey });
     itsme = { apiKey, baseURL: simulator.url };
   } else {
-    const { apiKey, environment, baseURL } = config.zignsec;
-    itsme = { apiKey, environment, ...(baseURL ? { baseURL } : {}) };
+    const { apiKey, environment, baseURL, webhookSecret } = config.zignsec;
+    itsme = { apiKey, environment, ...(baseURL ? { baseURL } : {}), ...(webhookSecret ? { webhookSecret } : {}) };
   }
   const server = http.createServer();
   try {
@@ -69,12 +72,14 @@ export async function startExampleApp(config: ExampleConfig, options: StartOptio
     simulated: simulator !== undefined,
   });
   server.on('request', app);
+  const unsubscribe = options.eventLog ? logItsMeEvents(options.eventLog) : undefined;
   return {
     url,
     listening,
     app,
     ...(simulator ? { simulator } : {}),
     async close() {
+      unsubscribe?.();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

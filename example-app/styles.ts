@@ -1,6 +1,6 @@
 /** The example app's one stylesheet, served at `/assets/app.css`. */
 export const STYLESHEET = `
-:root{--ink:#14213d;--muted:#5b6475;--line:#e3e6ec;--bg:#f4f5f8;--card:#fff;--itsme:#ff4612;--itsme-dark:#d93a0c;--accent:#14213d;--ok:#137a3f;--warn:#8a5a00}
+:root{--ink:#14213d;--muted:#5b6475;--line:#e3e6ec;--bg:#f4f5f8;--card:#fff;--itsme:#c9380c;--itsme-dark:#a52d08;--focus:#1747c2;--accent:#14213d;--ok:#137a3f;--warn:#8a5a00}
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%}
 body{margin:0;font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--ink);background:var(--bg);min-height:100vh;display:flex;flex-direction:column}
@@ -15,10 +15,14 @@ header.top .inner{max-width:960px;margin:0 auto;padding:14px 20px;display:flex;a
 main{flex:1;width:100%;max-width:960px;margin:0 auto;padding:40px 20px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:16px;box-shadow:0 6px 24px rgba(20,33,61,.06);padding:32px;max-width:440px;margin:0 auto}
 .card.wide{max-width:640px}
-.results{width:100%;border-collapse:collapse;margin:0 0 24px;font-size:14px;display:block;overflow-x:auto}
+.results{width:100%;border-collapse:collapse;margin:0 0 24px;font-size:14px;table-layout:fixed}
 .results th,.results td{text-align:left;padding:8px 10px;border-bottom:1px solid var(--line);vertical-align:top}
 .results th{color:var(--muted);font-weight:600}
 .results code{word-break:break-all}
+.results td{overflow-wrap:anywhere}
+.visually-hidden{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
+:focus-visible{outline:3px solid var(--focus);outline-offset:2px}
+a:focus-visible,.btn:focus-visible{outline:3px solid var(--focus);outline-offset:3px}
 h1{font-size:26px;line-height:1.25;margin:0 0 6px}
 .lead{color:var(--muted);margin:0 0 24px}
 .alert{border-radius:10px;padding:12px 14px;margin:0 0 20px;font-size:15px}
@@ -34,7 +38,7 @@ h1{font-size:26px;line-height:1.25;margin:0 0 6px}
 select,input{font:inherit;color:var(--ink);border:1px solid #c9ced8;border-radius:10px;padding:10px 12px;background:#fff}
 select{padding:6px 10px}
 input{width:100%}
-input:focus,select:focus{outline:2px solid var(--itsme);outline-offset:1px;border-color:transparent}
+input:focus-visible,select:focus-visible{outline:3px solid var(--focus);outline-offset:1px;border-color:var(--focus)}
 label.field{display:block;font-weight:600;font-size:14px;margin-bottom:14px}
 label.field input{margin-top:6px;font-weight:400}
 .divider{display:flex;align-items:center;gap:12px;color:var(--muted);font-size:14px;margin:28px 0 20px}
@@ -61,5 +65,10 @@ footer{color:var(--muted);font-size:13px;text-align:center;padding:24px 20px}
   h1{font-size:22px}
   dl.facts div{grid-template-columns:1fr;gap:2px}
   .top-note{display:none}
+  .results thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+  .results,.results tbody,.results tr,.results td{display:block;width:100%}
+  .results tr{border:1px solid var(--line);border-radius:10px;padding:6px 10px;margin-bottom:10px}
+  .results td{border:0;padding:3px 0;display:grid;grid-template-columns:90px 1fr;gap:8px}
+  .results td::before{content:attr(data-label);color:var(--muted);font-weight:600}
 }
 `;

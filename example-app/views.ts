@@ -23,6 +23,7 @@ function layout(ctx: PageContext, title: string, body: SafeHtml): string {
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${title} · Demo Bank</title>
 <link rel="stylesheet" href="/assets/app.css">
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 </head>
 <body>
 <header class="top"><div class="inner">
@@ -45,8 +46,15 @@ ${body}
 /** The login page: itsme with a language choice, and the username/password form. */
 export function loginPage(
   ctx: PageContext,
-  options: { errors: string[]; notice?: string; language: ItsMeLanguage; demoHint?: string },
+  options: {
+    errors: string[];
+    notice?: string;
+    language: ItsMeLanguage;
+    /** The password form, when the app has the demo account; `username` fills it again after a wrong password. */
+    password?: { demoHint: string; username?: string | undefined };
+  },
 ): string {
+  const password = options.password;
   const alerts = [
     ...options.errors.map((text) => html`<p class="alert error" role="alert">${text}</p>`),
     options.notice ? html`<p class="alert info" role="status">${options.notice}</p>` : '',
@@ -64,13 +72,17 @@ ${alerts}
 <label class="lang">Language of the itsme screen
 <select name="language">${languages}</select></label>
 </form>
-<div class="divider">or with your password</div>
+${
+  password
+    ? html`<div class="divider">or with your password</div>
 <form method="post" action="/login">
-<label class="field">Username<input name="username" autocomplete="username" autocapitalize="none" required></label>
-<label class="field">Password<input name="password" type="password" autocomplete="current-password" required></label>
+<label class="field">Username<input name="username" autocomplete="username" autocapitalize="none" required${password.username ? html` value="${password.username}"` : ''}></label>
+<label class="field">Password<input name="password" type="password" autocomplete="current-password" required${password.username ? html` autofocus` : ''}></label>
 <button type="submit" class="btn btn-secondary">Log in</button>
 </form>
-${options.demoHint ? html`<p class="hint">${options.demoHint}</p>` : ''}
+<p class="hint">${password.demoHint}</p>`
+    : ''
+}
 </section>`;
   return layout(ctx, 'Log in', body);
 }
@@ -116,19 +128,24 @@ export interface ReceivedWebhook {
   name: string | null;
 }
 
-/** The results ZignSec's webhook delivered, newest first. */
-export function webhooksPage(ctx: PageContext, received: readonly ReceivedWebhook[]): string {
+/**
+ * The results ZignSec's webhook delivered for the person logged in, newest first. `itsme` is `false` for
+ * a password login, which has no itsme results.
+ */
+export function webhooksPage(ctx: PageContext, received: readonly ReceivedWebhook[], itsme: boolean): string {
   const rows = received.map(
     (r) =>
-      html`<tr><td>${formatDateTime(r.at)}</td><td><code>${r.sessionId}</code></td><td>${r.outcome}</td><td>${r.name ?? '-'}</td></tr>`,
+      html`<tr><td data-label="Received">${formatDateTime(r.at)}</td><td data-label="Session"><code>${r.sessionId}</code></td><td data-label="Outcome">${r.outcome}</td><td data-label="Person">${r.name ?? '-'}</td></tr>`,
   );
   const body = html`<section class="card wide" aria-labelledby="title">
-<h1 id="title">Webhook results</h1>
-<p class="lead">What ZignSec posted to <code>/webhooks/zignsec</code>, each result read back from ZignSec by its session id before it is shown. Newest first; the last 20 are kept in memory.</p>
+<h1 id="title">Your webhook results</h1>
+<p class="lead">What ZignSec posted to <code>/webhooks/zignsec</code> about your own itsme logins, each result read back from ZignSec by its session id before it is shown. Newest first; other people's results are never shown here.</p>
 ${
-  received.length === 0
-    ? html`<p class="muted">Nothing received yet. Log in with itsme, then come back.</p>`
-    : html`<table class="results"><thead><tr><th>Received</th><th>Session</th><th>Outcome</th><th>Person</th></tr></thead><tbody>${rows}</tbody></table>`
+  !itsme
+    ? html`<p class="muted">You logged in with a password: there are no itsme results for you. Log in with itsme to see yours.</p>`
+    : received.length === 0
+      ? html`<p class="muted">Nothing received for you yet. It can take a moment after a login.</p>`
+      : html`<table class="results"><caption class="visually-hidden">Webhook results, newest first</caption><thead><tr><th scope="col">Received</th><th scope="col">Session</th><th scope="col">Outcome</th><th scope="col">Person</th></tr></thead><tbody>${rows}</tbody></table>`
 }
 <a class="btn btn-secondary" href="/profile">Back</a>
 </section>`;
@@ -154,7 +171,7 @@ function identityRows(id: VerifiedIdentity): [string, SafeHtml | string][] {
   }
   if (id.placeOfBirth) rows.push(['Place of birth', id.placeOfBirth]);
   if (id.gender) rows.push(['Gender', id.gender === 'male' ? 'Male' : id.gender === 'female' ? 'Female' : id.gender]);
-  if (id.nationality) rows.push(['Nationality', regionName(id.nationality)]);
+  if (id.nationality) rows.push(['Nationality', nationalityOf(id.nationality)]);
   if (id.email) rows.push(['E-mail', withBadge(id.email.value, id.email.verified)]);
   if (id.phone) rows.push(['Phone', withBadge(id.phone.value, id.phone.verified)]);
   if (id.address) {
@@ -210,6 +227,31 @@ function ageOf(iso: string): number | undefined {
   const [y, m, d] = [Number(match[1]), Number(match[2]), Number(match[3])];
   const before = now.getUTCMonth() + 1 < m || (now.getUTCMonth() + 1 === m && now.getUTCDate() < d);
   return now.getUTCFullYear() - y - (before ? 1 : 0);
+}
+
+const NATIONALITIES: Record<string, string> = {
+  BE: 'Belgian',
+  NL: 'Dutch',
+  FR: 'French',
+  DE: 'German',
+  LU: 'Luxembourgish',
+  IT: 'Italian',
+  ES: 'Spanish',
+  PT: 'Portuguese',
+  PL: 'Polish',
+  RO: 'Romanian',
+  MA: 'Moroccan',
+  TR: 'Turkish',
+  GB: 'British',
+  US: 'American',
+};
+
+/** "Belgian" for `BE`: a nationality reads as an adjective; other codes fall back to "of <country>". */
+function nationalityOf(code: string): string {
+  const known = NATIONALITIES[code.toUpperCase()];
+  if (known) return known;
+  const country = regionName(code);
+  return country === code ? code : `Citizen of ${country}`;
 }
 
 function regionName(code: string): string {

@@ -26,7 +26,7 @@ export type { MemorySeenStoreOptions, SeenClaim, SeenStore } from './seen-store.
 export { MemorySeenStore } from './seen-store.js';
 export type { SignatureCheck, SignatureFormat, VerifySignatureOptions } from './signature.js';
 export { SIGNATURE_HEADER, signWebhook, verifyWebhookSignature } from './signature.js';
-export type { PendingLogin, RelayStateStore, SessionRelayStateStoreOptions } from './store.js';
+export type { MissingLoginReason, PendingLogin, RelayStateStore, SessionRelayStateStoreOptions } from './store.js';
 export { SessionRelayStateStore } from './store.js';
 export type {
   ItsMeAuthenticateOptions,

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import diagnostics_channel from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import http from 'node:http';
 import { expect } from 'chai';
@@ -190,17 +192,77 @@ describe('example app', () => {
       });
       expect(forged.status).to.equal(401);
       const jar = new CookieJar();
-      await itsmeLogin(embedded, jar, { action: 'cancel' });
-      const login = await browse(`${embedded.url}/login`, jar, {
+      await itsmeLogin(embedded, jar, { action: 'approve', persona: 'juergen' });
+      await embedded.simulator?.webhooksIdle();
+      const page = await browse(`${embedded.url}/webhooks`, jar);
+      expect(page.body).to.not.include('9dc96404-7c0f-4997-bf94-3cd7f9de41b0');
+      expect(page.body).to.include('Jürgen Schmitz');
+    });
+
+    it("should show each person only their own results, and the demo password user no one's name", async () => {
+      const embedded = await startExampleApp(config(), onLoopback);
+      extra.push(embedded);
+      const anneleen = new CookieJar();
+      await itsmeLogin(embedded, anneleen, { action: 'approve', persona: 'anneleen' });
+      const helene = new CookieJar();
+      await itsmeLogin(embedded, helene, { action: 'approve', persona: 'helene' });
+      await itsmeLogin(embedded, new CookieJar(), { action: 'cancel' });
+      await embedded.simulator?.webhooksIdle();
+      expect(embedded.simulator?.webhookAttempts.map((a) => a.status)).to.deep.equal([200, 200, 200]);
+      const own = (await browse(`${embedded.url}/webhooks`, anneleen)).body;
+      expect(own).to.include('Anneleen Peeters');
+      expect(own).not.to.include('Hélène');
+      expect(own).not.to.include('USER_CANCEL');
+      expect((await browse(`${embedded.url}/webhooks`, helene)).body).not.to.include('Anneleen');
+      const demo = new CookieJar();
+      await browse(`${embedded.url}/login`, demo, {
         method: 'POST',
         body: 'username=demo&password=demo',
         headers: FORM,
       });
-      expect(login.status).to.equal(302);
-      await embedded.simulator?.webhooksIdle();
-      const page = await browse(`${embedded.url}/webhooks`, jar);
-      expect(page.body).to.not.include('9dc96404-7c0f-4997-bf94-3cd7f9de41b0');
-      expect(page.body).to.include('USER_CANCEL');
+      const shown = await browse(`${embedded.url}/webhooks`, demo);
+      expect(shown.status).to.equal(200);
+      for (const name of ['Anneleen', 'Hélène', 'USER_CANCEL']) expect(shown.body).not.to.include(name);
+      expect(shown.body).to.include('You logged in with a password: there are no itsme results for you.');
+    });
+
+    it('should refuse unsigned posts outside simulator mode, and take ones signed with the webhook secret', async () => {
+      const secret = 'zignsec-webhook-secret-5d1f';
+      const signedSim = await startSimulator({ apiKey: KEY, webhookSignature: 'timestamped', webhookSecret: secret });
+      try {
+        const real = await startExampleApp(
+          config({
+            zignsec: {
+              mode: 'zignsec',
+              apiKey: KEY,
+              environment: 'test',
+              baseURL: signedSim.url,
+              webhookSecret: secret,
+            },
+          }),
+          onLoopback,
+        );
+        extra.push(real);
+        const jar = new CookieJar();
+        const start = await browse(`${real.url}/auth/itsme`, jar);
+        const id = signedSim.lastSession()?.id as string;
+        expect(start.status).to.equal(302);
+        signedSim.approve(id, 'helene');
+        const post = (headers: Record<string, string>) =>
+          browse(`${real.url}/webhooks/zignsec`, new CookieJar(), {
+            method: 'POST',
+            body: JSON.stringify({ id }),
+            headers: { 'content-type': 'application/json', ...headers },
+          });
+        expect((await post({})).status).to.equal(401);
+        expect((await post({ 'x-zignsec-hmac-sha256': 'a'.repeat(64) })).status).to.equal(401);
+        const body = JSON.stringify({ id });
+        const t = Math.floor(Date.now() / 1000);
+        const good = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
+        expect((await post({ 'x-zignsec-hmac-sha256': `t=${t},v1=${good}` })).status).to.equal(200);
+      } finally {
+        await signedSim.close();
+      }
     });
   });
 
@@ -214,6 +276,13 @@ describe('example app', () => {
       }
     });
 
+    it('should keep the language chosen on the login page after a cancel', async () => {
+      const jar = new CookieJar();
+      const { landing } = await itsmeLogin(app, jar, { action: 'cancel' }, 'nl');
+      expect(landing.body).to.include('The itsme login was cancelled.');
+      expect(landing.body).to.include('<option value="nl" selected>Nederlands</option>');
+    });
+
     it('should go back to the login page for a language itsme does not offer, without calling ZignSec', async () => {
       const before = sim.sessionCount;
       const res = await browse(`${app.url}/auth/itsme?language=es`, new CookieJar());
@@ -223,29 +292,143 @@ describe('example app', () => {
   });
 
   describe('password login beside itsme', () => {
+    let embedded: RunningExample;
+    before(async () => {
+      embedded = await startExampleApp(config(), onLoopback);
+    });
+    after(() => embedded.close());
+
     it('should log the demo user in with the password form', async () => {
       const jar = new CookieJar();
-      const res = await browse(`${app.url}/login`, jar, {
+      const res = await browse(`${embedded.url}/login`, jar, {
         method: 'POST',
         body: 'username=demo&password=demo',
         headers: FORM,
       });
       expect(res.location).to.equal('/profile');
-      const profile = await browse(`${app.url}/profile`, jar);
+      const profile = await browse(`${embedded.url}/profile`, jar);
       expect(profile.body).to.include('<h1 id="title">Demo User</h1>');
       expect(profile.body).to.include('Logged in with a password');
     });
 
-    it('should refuse a wrong password with a message on the login page', async () => {
+    it('should refuse a wrong password with a message on the login page, keeping the username typed', async () => {
       const jar = new CookieJar();
-      const res = await browse(`${app.url}/login`, jar, {
+      const res = await browse(`${embedded.url}/login`, jar, {
         method: 'POST',
-        body: 'username=demo&password=nope',
+        body: 'username=d%C3%A9mo%22%3E&password=nope',
         headers: FORM,
       });
       expect(res.location).to.equal('/');
-      expect((await browse(`${app.url}/`, jar)).body).to.include('Wrong username or password.');
+      const home = (await browse(`${embedded.url}/`, jar)).body;
+      expect(home).to.include('Wrong username or password.');
+      expect(home).to.include('value="démo&quot;&gt;"');
+      expect((await browse(`${embedded.url}/`, jar)).body).not.to.include('démo');
+      expect((await browse(`${embedded.url}/profile`, jar)).location).to.equal('/');
+    });
+
+    it('should have no password account at all outside simulator mode', async () => {
+      const home = await browse(`${app.url}/`, new CookieJar());
+      expect(home.body).to.include('Log in with itsme');
+      expect(home.body).not.to.include('Password');
+      expect(home.body).not.to.include('Demo account');
+      const res = await browse(`${app.url}/login`, new CookieJar(), {
+        method: 'POST',
+        body: 'username=demo&password=demo',
+        headers: FORM,
+      });
+      expect(res.status).to.equal(404);
+    });
+  });
+
+  describe('privacy', () => {
+    it('should send Cache-Control: no-store on every page, those with personal data first', async () => {
+      const jar = new CookieJar();
+      const { landing } = await itsmeLogin(app, jar, { action: 'approve', persona: 'anneleen' });
+      expect(landing.headers.get('cache-control')).to.equal('no-store');
+      expect((await browse(`${app.url}/webhooks`, jar)).headers.get('cache-control')).to.equal('no-store');
+      expect((await browse(`${app.url}/`, new CookieJar())).headers.get('cache-control')).to.equal('no-store');
+      expect((await browse(`${app.url}/nowhere`, jar)).headers.get('cache-control')).to.equal('no-store');
+      expect((await browse(`${app.url}/assets/app.css`, jar)).headers.get('cache-control')).to.match(/^public/);
+    });
+
+    it('should let two tabs of one browser complete their own logins, each landing on its own person', async () => {
+      const jar = new CookieJar();
+      const first = await browse(`${app.url}/auth/itsme`, jar);
+      const second = await browse(`${app.url}/auth/itsme`, jar);
+      const one = await answerItsMePage(first.location as string, jar, { action: 'approve', persona: 'anneleen' });
+      const two = await answerItsMePage(second.location as string, jar, { action: 'approve', persona: 'helene' });
+      const back1 = await browse(one.answer.location as string, jar);
+      expect(back1.location).to.equal('/profile');
+      expect((await browse(`${app.url}/profile`, jar)).body).to.include('<h1 id="title">Anneleen Peeters</h1>');
+      const back2 = await browse(two.answer.location as string, jar);
+      expect(back2.location).to.equal('/profile');
+      expect((await browse(`${app.url}/profile`, jar)).body).to.include('<h1 id="title">Hélène Dubois-Lefèvre</h1>');
+    });
+
+    it('should forget pending logins at logout, so a way back after it does not log anyone in', async () => {
+      const jar = new CookieJar();
+      await itsmeLogin(app, jar, { action: 'approve', persona: 'anneleen' });
+      const pending = await browse(`${app.url}/auth/itsme`, jar);
+      const { answer } = await answerItsMePage(pending.location as string, jar, {
+        action: 'approve',
+        persona: 'helene',
+      });
+      await browse(`${app.url}/logout`, jar, { method: 'POST', body: '', headers: FORM });
+      const back = await browse(answer.location as string, jar);
+      expect(back.location).to.equal('/');
       expect((await browse(`${app.url}/profile`, jar)).location).to.equal('/');
+    });
+
+    it('should show the nationality as a nationality', async () => {
+      const { landing } = await itsmeLogin(app, new CookieJar(), { action: 'approve', persona: 'helene' });
+      expect(landing.body).to.include('<dt>Nationality</dt><dd>Belgian</dd>');
+    });
+  });
+
+  describe('events', () => {
+    it('should print one line per event with ids, codes and durations only', async () => {
+      const lines: string[] = [];
+      const logged = await startExampleApp(config(), { ...onLoopback, eventLog: (line) => lines.push(line) });
+      extra.push(logged);
+      const personal = { displayName: 'Anneleen Peeters', relayState: 'rs-secret', profile: { sub: 'x' } };
+      diagnostics_channel
+        .channel('passport-itsme:login:start')
+        .publish({ strategy: 'itsme', sessionId: 'sess-1', ...personal });
+      diagnostics_channel
+        .channel('passport-itsme:login:failure')
+        .publish({ strategy: 'itsme', sessionId: 'sess-1', code: 'ERR_ITSME_CANCELLED', status: 401, duration: 12.4 });
+      diagnostics_channel
+        .channel('passport-itsme:login:success')
+        .publish({ strategy: 'itsme', sessionId: 's 2"', duration: 3 });
+      diagnostics_channel
+        .channel('passport-itsme:webhook')
+        .publish({ sessionId: 'sess-1', outcome: 'handled', status: 200 });
+      const tracing = diagnostics_channel.tracingChannel('passport-itsme:zignsec');
+      await tracing.tracePromise(async () => {}, {
+        method: 'GET',
+        path: '/v3/eid/itsme/{id}',
+        sessionId: 'sess-1',
+        status: 200,
+        duration: 8,
+      });
+      await tracing
+        .tracePromise(async () => Promise.reject(Object.assign(new Error('down'), { code: 'ERR_ZIGNSEC_NETWORK' })), {
+          method: 'POST',
+          path: '/v3/eid/itsme',
+          duration: 5,
+        })
+        .catch(() => {});
+      expect(lines).to.deep.equal([
+        '[itsme] login:start strategy=itsme session=sess-1',
+        '[itsme] login:failure strategy=itsme session=sess-1 code=ERR_ITSME_CANCELLED status=401 ms=12',
+        '[itsme] login:success strategy=itsme session=s2 ms=3',
+        '[itsme] webhook session=sess-1 outcome=handled status=200',
+        '[itsme] zignsec method=GET path=/v3/eid/itsme/{id} session=sess-1 status=200 ms=8',
+        '[itsme] zignsec method=POST path=/v3/eid/itsme error=ERR_ZIGNSEC_NETWORK ms=5',
+      ]);
+      await logged.close();
+      diagnostics_channel.channel('passport-itsme:webhook').publish({ outcome: 'handled', status: 200 });
+      expect(lines).to.have.length(6);
     });
   });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import { RedisStore } from 'connect-redis';
 import type { Request } from 'express';
@@ -23,6 +24,11 @@ const SUB = '1pjoxjqmuxdswhdqiarsxwsekxrwf1hfdvw9';
 const UNKNOWN = 'This itsme login is unknown, was already used or has expired. Please start again.';
 
 type Client = ReturnType<typeof createClient>;
+
+/** The Redis key of a pending login: the prefix and the first 128 bits of the relaystate's SHA-256. */
+function keyOf(relayState: string): string {
+  return `passport-itsme:login:${createHash('sha256').update(relayState).digest().subarray(0, 16).toString('base64url')}`;
+}
 
 describe('several instances on Redis', function () {
   this.timeout(20_000);
@@ -229,7 +235,7 @@ describe('several instances on Redis', function () {
       await begin(b, mallory);
       expect((await browse(`${b.url}/callback/raw?relaystate=${relayState}`, mallory)).status).to.equal(403);
       expect((await browse(`${a.url}/callback/raw?relaystate=${relayState}`, new CookieJar())).status).to.equal(403);
-      expect(await storeClient.exists(`passport-itsme:login:${relayState}`)).to.equal(1);
+      expect(await storeClient.exists(keyOf(relayState))).to.equal(1);
       expect((await browse(`${b.url}/callback/raw?relaystate=${relayState}`, alice)).status).to.equal(200);
     });
 
@@ -238,17 +244,38 @@ describe('several instances on Redis', function () {
       const start = await browse(`${a.url}/login`, jar);
       const sessionId = new URL(String(start.location)).searchParams.get('session');
       const relayState = stub.lastRelayState();
-      const key = `passport-itsme:login:${relayState}`;
+      const key = keyOf(relayState);
       expect(await storeClient.pTTL(key)).to.be.within(1, 600_000);
       expect(await storeClient.get(key)).to.equal(sessionId);
+      expect(await storeClient.keys(`*${relayState}*`), 'no key holds the relaystate').to.deep.equal([]);
       expect((await browse(`${b.url}/callback/raw?relaystate=${relayState}`, jar)).status).to.equal(200);
       expect(await storeClient.exists(key)).to.equal(0);
+    });
+
+    it('should complete a login started before the upgrade to digests (relaystate in the keys), once', async () => {
+      const jar = new CookieJar();
+      const start = await browse(`${a.url}/login`, jar);
+      const sessionId = new URL(String(start.location)).searchParams.get('session');
+      const relayState = stub.lastRelayState();
+      // Put the session and the one-time key back as the previous version wrote them.
+      const sid = decodeURIComponent(String(jar.cookies.get('connect.sid')))
+        .slice(2)
+        .split('.')[0];
+      const sessionKey = `itsme-test-sess:${sid}`;
+      const saved = JSON.parse(String(await storeClient.get(sessionKey))) as Record<string, unknown>;
+      const exp = (saved['passport-itsme'] as [string, string, number][])[0]?.[2];
+      saved['passport-itsme'] = { [relayState]: { id: sessionId, exp } };
+      await storeClient.set(sessionKey, JSON.stringify(saved), { expiration: { type: 'PX', value: 60_000 } });
+      await storeClient.rename(keyOf(relayState), `passport-itsme:login:${relayState}`);
+      expect((await browse(`${b.url}/callback/raw?relaystate=${relayState}`, jar)).status).to.equal(200);
+      expect(await storeClient.exists(`passport-itsme:login:${relayState}`)).to.equal(0);
+      expect((await browse(`${a.url}/callback/raw?relaystate=${relayState}`, jar)).status).to.equal(403);
     });
 
     it('should refuse a login whose one-time key another instance already took', async () => {
       const jar = new CookieJar();
       const relayState = await begin(a, jar);
-      expect(await storeClient.getDel(`passport-itsme:login:${relayState}`)).to.be.a('string');
+      expect(await storeClient.getDel(keyOf(relayState))).to.be.a('string');
       const res = await browse(`${b.url}/callback?relaystate=${relayState}`, jar);
       expect(res.location).to.equal('/failed');
       expect(JSON.parse((await browse(`${b.url}/failed`, jar)).body).messages).to.deep.equal([UNKNOWN]);
