@@ -95,9 +95,9 @@ const TEXTS: Record<ItsMeLanguage, Texts> = {
   en: {
     'invalid-callback': 'This itsme login link is not valid. Please start again.',
     'no-session':
-      "Your browser did not send back this site's session cookie, so the itsme login cannot be completed. Please allow cookies for this site and start again.",
+      "The itsme login cannot be completed because your browser's session for this site was not found. Please allow cookies for this site and start again.",
     'no-session-http':
-      "The itsme login cannot be completed because the browser did not send the session cookie back. Check that the session cookie is not marked Secure while the site runs on plain http (behind a TLS proxy, set Express's 'trust proxy'), that it is not SameSite=Strict, and that the login starts and comes back on the same host name.",
+      "The itsme login cannot be completed because no session came back with the callback. If this happens every time, check that the session cookie is not marked Secure while the site runs on plain http (behind a TLS proxy, enable Express's trust proxy setting), that it is not SameSite=Strict, and that the login starts and comes back on the same host name.",
     'unknown-login': 'This itsme login is unknown, was already used or has expired. Please start again.',
     'expired-login': 'This itsme login has expired. Please start again.',
     'used-login': 'This itsme login has already been used. Please start again.',
@@ -111,8 +111,8 @@ const TEXTS: Record<ItsMeLanguage, Texts> = {
   fr: {
     'invalid-callback': 'Ce lien de connexion itsme n’est pas valide. Veuillez recommencer.',
     'no-session':
-      'Votre navigateur n’a pas renvoyé le cookie de session de ce site, la connexion itsme ne peut donc pas aboutir. Veuillez autoriser les cookies pour ce site et recommencer.',
-    'no-session-http': `La connexion itsme ne peut pas aboutir, car le navigateur n’a pas renvoyé le cookie de session. Vérifiez que ce cookie n’est pas marqué Secure alors que le site tourne en simple http (derrière un proxy TLS, activez le réglage «${FR_NBSP}trust proxy${FR_NBSP}» d’Express), qu’il n’est pas en SameSite=Strict, et que la connexion commence et revient sur le même nom d’hôte.`,
+      'La connexion itsme ne peut pas aboutir, car la session de votre navigateur pour ce site est introuvable. Veuillez autoriser les cookies pour ce site et recommencer.',
+    'no-session-http': `La connexion itsme ne peut pas aboutir, car aucune session n’est revenue avec le retour d’itsme. Si cela se produit à chaque fois, vérifiez que le cookie de session n’est pas marqué Secure alors que le site tourne en simple http (derrière un proxy TLS, activez le réglage «${FR_NBSP}trust proxy${FR_NBSP}» d’Express), qu’il n’est pas en SameSite=Strict, et que la connexion commence et revient sur le même nom d’hôte.`,
     'unknown-login': 'Cette connexion itsme est inconnue, a déjà été utilisée ou a expiré. Veuillez recommencer.',
     'expired-login': 'Cette connexion itsme a expiré. Veuillez recommencer.',
     'used-login': 'Cette connexion itsme a déjà été utilisée. Veuillez recommencer.',
@@ -126,9 +126,9 @@ const TEXTS: Record<ItsMeLanguage, Texts> = {
   nl: {
     'invalid-callback': 'Deze aanmeldlink van itsme is ongeldig. Begin opnieuw.',
     'no-session':
-      'Je browser heeft het sessiecookie van deze site niet teruggestuurd, waardoor de aanmelding met itsme niet kan worden voltooid. Sta cookies toe voor deze site en begin opnieuw.',
+      'De aanmelding met itsme kan niet worden voltooid, omdat de sessie van je browser voor deze site niet werd gevonden. Sta cookies toe voor deze site en begin opnieuw.',
     'no-session-http':
-      "De aanmelding met itsme kan niet worden voltooid, omdat de browser het sessiecookie niet heeft teruggestuurd. Controleer of het sessiecookie niet als Secure is gemarkeerd terwijl de site via gewone http draait (zet achter een TLS-proxy de instelling 'trust proxy' van Express aan), of het niet SameSite=Strict is, en of de aanmelding op dezelfde hostnaam begint en terugkomt.",
+      'De aanmelding met itsme kan niet worden voltooid, omdat er geen sessie meekwam bij de terugkeer van itsme. Gebeurt dit telkens, controleer dan of het sessiecookie niet als Secure is gemarkeerd terwijl de site via gewone http draait (zet achter een TLS-proxy de instelling ‘trust proxy’ van Express aan), of het niet SameSite=Strict is, en of de aanmelding op dezelfde hostnaam begint en terugkomt.',
     'unknown-login': 'Deze aanmelding met itsme is onbekend, werd al gebruikt of is verlopen. Begin opnieuw.',
     'expired-login': 'Deze aanmelding met itsme is verlopen. Begin opnieuw.',
     'used-login': 'Deze aanmelding met itsme werd al gebruikt. Begin opnieuw.',
@@ -142,9 +142,9 @@ const TEXTS: Record<ItsMeLanguage, Texts> = {
   de: {
     'invalid-callback': 'Dieser Anmeldelink von itsme ist ungültig. Bitte beginnen Sie erneut.',
     'no-session':
-      'Ihr Browser hat das Sitzungscookie dieser Website nicht zurückgesendet, daher kann die Anmeldung mit itsme nicht abgeschlossen werden. Bitte erlauben Sie Cookies für diese Website und beginnen Sie erneut.',
+      'Die Anmeldung mit itsme kann nicht abgeschlossen werden, weil die Sitzung Ihres Browsers für diese Website nicht gefunden wurde. Bitte erlauben Sie Cookies für diese Website und beginnen Sie erneut.',
     'no-session-http':
-      'Die Anmeldung mit itsme kann nicht abgeschlossen werden, weil der Browser das Sitzungscookie nicht zurückgesendet hat. Prüfen Sie, ob das Sitzungscookie als Secure markiert ist, während die Website über einfaches http läuft (hinter einem TLS-Proxy die Express-Einstellung „trust proxy“ aktivieren), ob es SameSite=Strict ist und ob die Anmeldung auf demselben Hostnamen beginnt und zurückkehrt.',
+      'Die Anmeldung mit itsme kann nicht abgeschlossen werden, weil bei der Rückkehr von itsme keine Sitzung mitkam. Wenn das jedes Mal passiert, prüfen Sie, ob das Sitzungscookie als Secure markiert ist, während die Website über einfaches http läuft (hinter einem TLS-Proxy die Express-Einstellung „trust proxy“ aktivieren), ob es SameSite=Strict ist und ob die Anmeldung auf demselben Hostnamen beginnt und zurückkehrt.',
     'unknown-login':
       'Diese Anmeldung mit itsme ist unbekannt, wurde bereits verwendet oder ist abgelaufen. Bitte beginnen Sie erneut.',
     'expired-login': 'Diese Anmeldung mit itsme ist abgelaufen. Bitte beginnen Sie erneut.',
@@ -161,7 +161,7 @@ const TEXTS: Record<ItsMeLanguage, Texts> = {
 
 const HINTS: Partial<Record<ItsMeFailureCode, string>> = {
   'no-session':
-    'The callback brought back no session holding a pending itsme login. Usual causes: a session cookie with secure: true served over plain http (or behind a TLS proxy without trust proxy), a SameSite=Strict cookie (the way back is a cross-site navigation), or a login started on one host name (localhost) and returning to another (127.0.0.1).',
+    'The callback brought back no session holding a pending itsme login (or a session that has ended). Usual causes: a session cookie with secure: true served over plain http (or behind a TLS proxy without trust proxy), a SameSite=Strict cookie (the way back is a cross-site navigation), or a login started on one host name (localhost) and returning to another (127.0.0.1).',
 };
 
 /** ZignSec error codes with a failure code of their own; any other is `itsme-error`. */

@@ -276,7 +276,7 @@ export class ItsMeStrategy extends PassportStrategy {
     login.actions.success(user, info);
   }
 
-  /** Why `take` found nothing: the store's own answer when it can tell, else a guess from the request. */
+  /** Why `take` found nothing, as the store's optional `explain` tells it; `unknown-login` without it. */
   async #explain(req: Request, relayState: string): Promise<ItsMeFailureCode> {
     const store = this.store as RelayStateStore & { explain?(req: Request, relayState: string): unknown };
     let reason: unknown;
@@ -287,7 +287,6 @@ export class ItsMeStrategy extends PassportStrategy {
         reason = undefined;
       }
     }
-    if (reason === undefined) reason = hasCookie(req) ? 'unknown' : 'no-session';
     return MISSING[String(reason)] ?? 'unknown-login';
   }
 
@@ -421,11 +420,6 @@ function checkLanguage(language: unknown): void {
   if (language !== undefined && !LANGUAGES.includes(language as ItsMeLanguage)) {
     throw new TypeError(`ItsMeStrategy language must be one of ${LANGUAGES.join(', ')}`);
   }
-}
-
-function hasCookie(req: Request): boolean {
-  const cookie = (req as { headers?: Record<string, unknown> }).headers?.cookie;
-  return typeof cookie === 'string' ? cookie.trim() !== '' : Array.isArray(cookie) && cookie.length > 0;
 }
 
 /** Whether the callback reached the app over plain http, as Express, Fastify or Node itself tells it. */

@@ -217,8 +217,8 @@ describe('callback', () => {
     it('should fail with 403 for an unknown relaystate without calling ZignSec', async () => {
       const { strategy } = harness();
       const gets = alwaysResult(200, sampleResult(SESSION_ID));
-      const req = fakeRequest({ query: { relaystate: randomBytes(32).toString('base64url') }, session: {} });
-      req.headers.cookie = 'connect.sid=s%3Aother';
+      const { session } = await returning(strategy);
+      const req = fakeRequest({ query: { relaystate: randomBytes(32).toString('base64url') }, session });
       const outcome = expectKind(await runStrategy(strategy, req), 'fail');
       expect(outcome.status).to.equal(403);
       expect(outcome.challenge).to.include({ code: 'unknown-login' });
@@ -232,10 +232,9 @@ describe('callback', () => {
       const gets = alwaysResult(200, sampleResult(SESSION_ID));
       expectKind(await runStrategy(strategy, req), 'success');
       const again = fakeRequest({ query: { relaystate: relayState }, session });
-      again.headers.cookie = 'connect.sid=s%3Asame';
       const replay = expectKind(await runStrategy(strategy, again), 'fail');
       expect(replay.status).to.equal(403);
-      expect((replay.challenge as { code: string }).code).to.be.oneOf(['used-login', 'unknown-login']);
+      expect(replay.challenge).to.include({ code: 'used-login' });
       expect(gets.count).to.equal(1);
     });
 

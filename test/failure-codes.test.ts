@@ -84,7 +84,7 @@ describe('failure codes', () => {
       const outcome = await target.callback(new CookieJar(), relayState);
       expectFailure(outcome, 'no-session', 403);
       const message = String(outcome.info?.message);
-      expect(message).to.match(/did not send the session cookie back/);
+      expect(message).to.match(/no session came back with the callback/);
       expect(message).to.match(/Secure/);
       expect(message).to.match(/plain http/);
       expect(message).to.match(/SameSite=Strict/);
