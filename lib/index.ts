@@ -19,6 +19,7 @@ export type {
   ItsMeMessageContext,
   ItsMeMessages,
 } from './messages.js';
+export type { ItsMeRequest, ItsMeUser, PassportStrategyBase } from './passport-base.js';
 export { parseClaims, toProfile } from './profile.js';
 export type { OneTimeKeyClient, RedisRelayStateStoreOptions } from './redis-store.js';
 export { RedisRelayStateStore } from './redis-store.js';

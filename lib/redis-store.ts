@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { ItsMeRequest } from './passport-base.js';
 import { digestRelayState } from './relaystate.js';
 import {
   type MissingLoginReason,
@@ -63,7 +63,7 @@ export class RedisRelayStateStore implements RelayStateStore {
     this.#client = client;
   }
 
-  async save(req: Request, relayState: string, record: PendingLogin): Promise<void> {
+  async save(req: ItsMeRequest, relayState: string, record: PendingLogin): Promise<void> {
     await this.session.save(req, relayState, record);
     const ttl = Math.max(1, record.createdAt + this.session.ttl - Date.now());
     await this.#client.set(this.prefix + digestRelayState(relayState), record.sessionId, {
@@ -73,11 +73,11 @@ export class RedisRelayStateStore implements RelayStateStore {
   }
 
   /** Throws `ERR_ITSME_SESSION_REQUIRED` when the request has no `req.session`. */
-  check(req: Request): void {
+  check(req: ItsMeRequest): void {
     this.session.check(req);
   }
 
-  async take(req: Request, relayState: string): Promise<PendingLogin | undefined> {
+  async take(req: ItsMeRequest, relayState: string): Promise<PendingLogin | undefined> {
     // The session first: a foreign browser must not be able to burn someone else's one-time key.
     const bound = await this.session.take(req, relayState);
     if (!bound) return undefined;
@@ -89,7 +89,7 @@ export class RedisRelayStateStore implements RelayStateStore {
   }
 
   /** As {@link SessionRelayStateStore.explain}; a login another instance took first is `'used'`. */
-  explain(req: Request, relayState: string): MissingLoginReason {
+  explain(req: ItsMeRequest, relayState: string): MissingLoginReason {
     return this.session.explain(req, relayState);
   }
 }

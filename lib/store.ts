@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { ItsMeRequest } from './passport-base.js';
 import { digestRelayState, sameDigest } from './relaystate.js';
 import { type SessionAccess, sessionAccess } from './session.js';
 import { type ItsMeLanguage, LANGUAGES } from './types.js';
@@ -32,20 +32,20 @@ export type MissingLoginReason = 'no-session' | 'unknown' | 'expired' | 'used';
  * relaystate can complete that login with their own browser once the person approved it.
  */
 export interface RelayStateStore {
-  save(req: Request, relayState: string, record: PendingLogin): Promise<void>;
+  save(req: ItsMeRequest, relayState: string, record: PendingLogin): Promise<void>;
   /** Returns the record and forgets it; `undefined` when unknown, already taken, or expired. */
-  take(req: Request, relayState: string): Promise<PendingLogin | undefined>;
+  take(req: ItsMeRequest, relayState: string): Promise<PendingLogin | undefined>;
   /**
    * Optional: throws when this request could not hold a pending login (no session, say). The strategy
    * calls it before asking ZignSec to open a session, so that a misconfigured app wastes none.
    */
-  check?(req: Request): void | Promise<void>;
+  check?(req: ItsMeRequest): void | Promise<void>;
   /**
    * Optional: why `take` just found nothing for this relaystate. The strategy calls it only after
    * `take` returned `undefined`, to tell the person what to do. Without it every such login is
    * `'unknown'`.
    */
-  explain?(req: Request, relayState: string): MissingLoginReason | Promise<MissingLoginReason>;
+  explain?(req: ItsMeRequest, relayState: string): MissingLoginReason | Promise<MissingLoginReason>;
 }
 
 /** Options of {@link SessionRelayStateStore}. */
@@ -99,7 +99,7 @@ export class SessionRelayStateStore implements RelayStateStore {
     this.max = max;
   }
 
-  async save(req: Request, relayState: string, record: PendingLogin): Promise<void> {
+  async save(req: ItsMeRequest, relayState: string, record: PendingLogin): Promise<void> {
     const session = sessionAccess(req);
     const entries = this.#live(session.get(this.key), Date.now()).entries;
     const entry: Entry = [digestRelayState(relayState), record.sessionId, record.createdAt + this.ttl];
@@ -110,11 +110,11 @@ export class SessionRelayStateStore implements RelayStateStore {
   }
 
   /** Throws `ERR_ITSME_SESSION_REQUIRED` when the request has no `req.session`. */
-  check(req: Request): void {
+  check(req: ItsMeRequest): void {
     sessionAccess(req);
   }
 
-  async take(req: Request, relayState: string): Promise<PendingLogin | undefined> {
+  async take(req: ItsMeRequest, relayState: string): Promise<PendingLogin | undefined> {
     const session = sessionAccess(req);
     const stored = session.get(this.key);
     if (stored === undefined) return undefined;
@@ -142,7 +142,7 @@ export class SessionRelayStateStore implements RelayStateStore {
    * when the session holds other pending logins or a passport login, `'no-session'` otherwise.
    * Used and expired digests are remembered in this process only (at most 10000 of them).
    */
-  explain(req: Request, relayState: string): MissingLoginReason {
+  explain(req: ItsMeRequest, relayState: string): MissingLoginReason {
     const now = Date.now();
     const digest = digestRelayState(relayState);
     const recent = this.#recent.get(digest);

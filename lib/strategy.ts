@@ -1,5 +1,3 @@
-import type { Request } from 'express';
-import { Strategy as PassportStrategy } from 'passport-strategy';
 import { checkClientOptions, ItsMeClient, isHttpUrl, MAX_DELAY } from './client.js';
 import {
   type LoginFailureCode,
@@ -10,6 +8,7 @@ import {
 } from './diagnostics.js';
 import { ItsMeError } from './errors.js';
 import { checkMessages, classifyErrors, failureInfo, type ItsMeFailureCode, type ItsMeMessages } from './messages.js';
+import { type ItsMeRequest, type ItsMeUser, PassportStrategy } from './passport-base.js';
 import { toProfile } from './profile.js';
 import { createRelayState, readRelayState } from './relaystate.js';
 import { type PendingLogin, type RelayStateStore, SessionRelayStateStore } from './store.js';
@@ -69,20 +68,23 @@ export interface ItsMeStrategyOptionsWithRequest extends ItsMeStrategyOptionsBas
 }
 
 /** The `done` callback handed to `verify`. */
-export type VerifyCallback = (err?: Error | null, user?: Express.User | false | null, info?: object) => void;
+export type VerifyCallback = (err?: Error | null, user?: ItsMeUser | false | null, info?: object) => void;
 
 /** What a promise-returning `verify` may resolve to: a user logs in, `false`/`null` fails. */
-export type VerifyResult = Express.User | false | null | undefined;
+export type VerifyResult = ItsMeUser | false | null | undefined;
 
 /** `verify(profile, done)`; may instead return a promise of the user. */
 export type VerifyFunction = (profile: ItsMeProfile, done: VerifyCallback) => void | Promise<VerifyResult>;
 
-/** `verify(req, profile, done)`, with `passReqToCallback: true`; may return a promise of the user. */
-export type VerifyFunctionWithRequest = (
-  req: Request,
-  profile: ItsMeProfile,
-  done: VerifyCallback,
-) => void | Promise<VerifyResult>;
+/**
+ * `verify(req, profile, done)`, with `passReqToCallback: true`; may return a promise of the user.
+ * `req` may be annotated as the framework's own request type (such as Express's `Request`), directly
+ * or as `VerifyFunctionWithRequest<Request>`: the signature is declared as a method, so that narrower
+ * parameter type is accepted.
+ */
+export type VerifyFunctionWithRequest<Req extends ItsMeRequest = ItsMeRequest> = {
+  verify(req: Req, profile: ItsMeProfile, done: VerifyCallback): void | Promise<VerifyResult>;
+}['verify'];
 
 /** Options accepted by `passport.authenticate('itsme', options)` besides Passport's own. */
 export interface ItsMeAuthenticateOptions {
@@ -162,7 +164,7 @@ export class ItsMeStrategy extends PassportStrategy {
   }
 
   /** Called by Passport. Starts a login, or completes one when the request carries `relaystate`. */
-  override authenticate(req: Request, options: ItsMeAuthenticateOptions = {}): void {
+  override authenticate(req: ItsMeRequest, options: ItsMeAuthenticateOptions = {}): void {
     // Passport calls this on an object created from the strategy, which holds success/fail/...
     let owner: object | null = this;
     while (owner !== null && !(#verify in owner)) owner = Object.getPrototypeOf(owner) as object | null;
@@ -186,7 +188,7 @@ export class ItsMeStrategy extends PassportStrategy {
    * Overridable hook: the body of the start call for this request. The default sends the relaystate,
    * `callbackURL` as `target`, `errorCallbackURL` as `targetError`, the language and the webhook.
    */
-  startParams(_req: Request, options: ItsMeAuthenticateOptions, relayState: string): StartRequest {
+  startParams(_req: ItsMeRequest, options: ItsMeAuthenticateOptions, relayState: string): StartRequest {
     const params: StartRequest = {
       relaystate: relayState,
       target: this.callbackURL,
@@ -277,12 +279,11 @@ export class ItsMeStrategy extends PassportStrategy {
   }
 
   /** Why `take` found nothing, as the store's optional `explain` tells it; `unknown-login` without it. */
-  async #explain(req: Request, relayState: string): Promise<ItsMeFailureCode> {
-    const store = this.store as RelayStateStore & { explain?(req: Request, relayState: string): unknown };
+  async #explain(req: ItsMeRequest, relayState: string): Promise<ItsMeFailureCode> {
     let reason: unknown;
-    if (typeof store.explain === 'function') {
+    if (typeof this.store.explain === 'function') {
       try {
-        reason = await store.explain(req, relayState);
+        reason = await this.store.explain(req, relayState);
       } catch {
         reason = undefined;
       }
@@ -348,7 +349,7 @@ export class ItsMeStrategy extends PassportStrategy {
     return true;
   }
 
-  #callVerify(req: Request, profile: ItsMeProfile): Promise<{ user: VerifyResult; info?: object }> {
+  #callVerify(req: ItsMeRequest, profile: ItsMeProfile): Promise<{ user: VerifyResult; info?: object }> {
     return new Promise((resolve, reject) => {
       let settled = false;
       const limit = this.verifyTimeout;
@@ -396,7 +397,7 @@ export class ItsMeStrategy extends PassportStrategy {
 /** One run of `authenticate`: Passport's action object, the request and what is known so far. */
 interface Login {
   actions: ItsMeStrategy;
-  req: Request;
+  req: ItsMeRequest;
   options: ItsMeAuthenticateOptions;
   /** `Date.now()` when this request reached the strategy. */
   began: number;
@@ -423,7 +424,7 @@ function checkLanguage(language: unknown): void {
 }
 
 /** Whether the callback reached the app over plain http, as Express, Fastify or Node itself tells it. */
-function overPlainHttp(req: Request): boolean {
+function overPlainHttp(req: ItsMeRequest): boolean {
   const r = req as { secure?: unknown; protocol?: unknown; socket?: { encrypted?: unknown } };
   return !(r.secure === true || r.protocol === 'https' || r.socket?.encrypted === true);
 }
@@ -461,12 +462,5 @@ function checkOptions(options: ItsMeStrategyOptions | ItsMeStrategyOptionsWithRe
   checkMessages('ItsMeStrategy', options.messages);
   if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
     throw new TypeError('ItsMeStrategy name option must be a non-empty string');
-  }
-}
-
-declare module 'passport' {
-  interface AuthenticateOptions {
-    /** itsme: language of the itsme screens for this login (`fr`, `nl`, `en`, `de`). */
-    language?: ItsMeLanguage;
   }
 }
