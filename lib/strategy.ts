@@ -209,9 +209,7 @@ export class ItsMeStrategy extends PassportStrategy {
     const { id, redirectUrl } = await this.client.start(actions.startParams(req, options, relayState));
     login.sessionId = id;
     const language = options.language ?? this.language;
-    const record: PendingLogin & { language?: ItsMeLanguage } = { sessionId: id, createdAt: login.began };
-    if (language) record.language = language;
-    await this.store.save(req, relayState, record);
+    await this.store.save(req, relayState, { sessionId: id, createdAt: Date.now(), ...(language && { language }) });
     if (loginStartChannel.hasSubscribers) loginStartChannel.publish({ strategy: actions.name, sessionId: id });
     actions.redirect(redirectUrl);
   }
