@@ -1,4 +1,4 @@
-import { checkClientOptions, ItsMeClient, isHttpUrl, MAX_DELAY } from './client.js';
+import { checkClientOptions, ItsMeClient, type ItsMeClientOptions, isHttpUrl, MAX_DELAY } from './client.js';
 import { describeErrors, ItsMeError } from './errors.js';
 import { type ItsMeRequest, type ItsMeUser, PassportStrategy } from './passport-base.js';
 import { toProfile } from './profile.js';
@@ -31,6 +31,8 @@ export interface ItsMeStrategyOptionsBase {
   pendingTimeout?: number;
   /** Largest ZignSec response body read, in bytes. Default 1 MiB. */
   maxResponseSize?: number;
+  /** The agent ZignSec calls go through (private CA, client certificate, egress proxy): see {@link ItsMeClientOptions.agent}. */
+  agent?: ItsMeClientOptions['agent'];
   /** Strategy name for `passport.authenticate(name)`. Default `'itsme'`. */
   name?: string;
 }
@@ -129,6 +131,7 @@ export class ItsMeStrategy extends PassportStrategy {
       ...(options.baseURL ? { baseURL: options.baseURL } : {}),
       ...(options.timeout ? { timeout: options.timeout } : {}),
       ...(options.maxResponseSize ? { maxResponseSize: options.maxResponseSize } : {}),
+      ...(options.agent ? { agent: options.agent } : {}),
     });
   }
 
