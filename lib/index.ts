@@ -4,6 +4,8 @@ export type { ItsMeErrorCode, ItsMeErrorDetails, ZignSecErrorEntry } from './err
 export { ItsMeError } from './errors.js';
 export type { ItsMeRequest, ItsMeUser, PassportStrategyBase } from './passport-base.js';
 export { parseClaims, toProfile } from './profile.js';
+export type { RedisSeenStoreOptions, SeenKeyClient, SeenSetOptions } from './redis-seen-store.js';
+export { RedisSeenStore } from './redis-seen-store.js';
 export type { OneTimeKeyClient, RedisRelayStateStoreOptions } from './redis-store.js';
 export { RedisRelayStateStore } from './redis-store.js';
 export type { MemorySeenStoreOptions, SeenClaim, SeenStore } from './seen-store.js';

@@ -176,7 +176,8 @@ export class ItsMeStrategy extends PassportStrategy {
     await this.store.check?.(req);
     const relayState = createRelayState();
     const { id, redirectUrl } = await this.client.start(actions.startParams(req, options, relayState));
-    await this.store.save(req, relayState, { sessionId: id, createdAt: Date.now() });
+    const language = options.language ?? this.language;
+    await this.store.save(req, relayState, { sessionId: id, createdAt: Date.now(), ...(language && { language }) });
     actions.redirect(redirectUrl);
   }
 

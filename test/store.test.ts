@@ -9,7 +9,7 @@ import { type ItsMeSimulator, startSimulator } from '../lib/simulator/index.js';
 import { startTestApp } from './support/app.js';
 import { type GuardedApp, guardProcess, type ProcessGuard, realNetwork, startGuardedApp } from './support/guards.js';
 import { browse, CookieJar, type Listening, listen } from './support/http.js';
-import { fakeRequest } from './support/strategy-run.js';
+import { expectKind, fakeRequest, runStrategy } from './support/strategy-run.js';
 import { ZignSecStub } from './support/zignsec-stub.js';
 
 const MINUTE = 60_000;
@@ -295,6 +295,30 @@ describe('store', () => {
       await store.save(req, without, { sessionId: 'zs-none', createdAt });
       expect(await store.take(req, withLanguage)).to.deep.equal({ sessionId: 'zs-de', createdAt, language: 'de' });
       expect(await store.take(req, without)).to.deep.equal({ sessionId: 'zs-none', createdAt });
+    });
+
+    it('should be given the language of the login by the strategy, and none when it has none', async () => {
+      const stub = await new ZignSecStub().start();
+      const restore = realNetwork();
+      try {
+        const options = { baseURL: stub.url, apiKey: stub.apiKey, callbackURL: 'http://127.0.0.1/callback' };
+        const french = new ItsMeStrategy({ ...options, language: 'fr' }, () => {});
+        const plain = new ItsMeStrategy(options, () => {});
+        const languages = [];
+        for (const [strategy, language] of [
+          [french, undefined],
+          [french, 'de'],
+          [plain, undefined],
+        ] as const) {
+          const session: Record<string, unknown> = {};
+          expectKind(await runStrategy(strategy, requestWith(session), language ? { language } : {}), 'redirect');
+          languages.push(stored(session)[0]?.[3]);
+        }
+        expect(languages).to.deep.equal(['fr', 'de', undefined]);
+      } finally {
+        restore();
+        await stub.close();
+      }
     });
 
     it('should ignore entries whose language is not an itsme language', async () => {
