@@ -5,7 +5,7 @@ import type { ItsMeResult } from './types.js';
 
 /**
  * Longest delay Node's timers honour (2^31 - 1 ms); beyond it they fire after 1 ms. Not exported from
- * the package entry, but not `@internal` either: client.d.ts re-exports it, so it must stay in the .d.ts.
+ * the package entry, and kept in the .d.ts (not stripped as internal): client.d.ts re-exports it.
  */
 export const MAX_DELAY = 2_147_483_647;
 
