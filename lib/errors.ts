@@ -11,6 +11,7 @@
  * - `ERR_ITSME_ID_MISMATCH`: the result's `id` is not the session that was asked for.
  * - `ERR_ITSME_NO_SUBJECT`: the result holds neither an itsme `sub` nor a personal number.
  * - `ERR_ITSME_SESSION_REQUIRED`: the default store found no `req.session`.
+ * - `ERR_ITSME_VERIFY_TIMEOUT`: `verify` neither called `done` nor settled its promise within `verifyTimeout`.
  */
 export type ItsMeErrorCode =
   | 'ERR_ZIGNSEC_HTTP_STATUS'
@@ -22,7 +23,8 @@ export type ItsMeErrorCode =
   | 'ERR_ITSME_ABORTED'
   | 'ERR_ITSME_ID_MISMATCH'
   | 'ERR_ITSME_NO_SUBJECT'
-  | 'ERR_ITSME_SESSION_REQUIRED';
+  | 'ERR_ITSME_SESSION_REQUIRED'
+  | 'ERR_ITSME_VERIFY_TIMEOUT';
 
 /** One entry of ZignSec's `errors` list, normalised: plain strings become `{ code }`. */
 export interface ZignSecErrorEntry {
@@ -78,14 +80,18 @@ export function redact(text: string, secret: string): string {
   return secret ? text.split(secret).join('[redacted]') : text;
 }
 
+/** Most entries kept of ZignSec's `errors` list, so no failure message or session grows with it. */
+const MAX_ERRORS = 10;
+
 /**
  * Normalises ZignSec's `errors` field: objects `{code, description}` and, as older APIs send, plain
- * strings. Anything else becomes `UNKNOWN`.
+ * strings. Anything else becomes `UNKNOWN`. Only the first 10 entries are kept, codes cut to 200
+ * characters and descriptions to 1,000.
  * @internal
  */
 export function normalizeErrors(value: unknown, secret = ''): ZignSecErrorEntry[] {
   if (value === undefined || value === null) return [];
-  const list = Array.isArray(value) ? value : [value];
+  const list = Array.isArray(value) ? value.slice(0, MAX_ERRORS) : [value];
   return list.map((entry): ZignSecErrorEntry => {
     if (typeof entry === 'string') return { code: redact(entry, secret).slice(0, 200) || 'UNKNOWN' };
     if (entry && typeof entry === 'object') {
