@@ -97,13 +97,15 @@ function accumulate(totals: Totals, profile: CpuProfile, root: string, cpuMicros
 /**
  * Compares the profiles of `a` and `b` in `dir` (files `<variant>-<n>.cpuprofile`; logins and CPU
  * time per file in `runs`): µs of CPU per login by owner and by function, and where a spends more
- * than b. `(idle)` samples are left out; the rest is scaled to the process's measured CPU time.
+ * than b. `(idle)` samples are left out; the rest is scaled to the process's measured CPU time, then
+ * to the CPU per login measured without the profiler (`unprofiled`, µs, for a and b).
  */
 export function compareProfiles(
   dir: string,
   root: string,
   [a, b]: readonly [Variant, Variant],
   runs: Record<string, { logins: number; cpuMicros: number }>,
+  unprofiled: readonly [number, number],
   top = 25,
 ): string {
   const totals = new Map<Variant, Totals>();
@@ -127,7 +129,13 @@ export function compareProfiles(
   }
   const ta = totals.get(a) as Totals;
   const tb = totals.get(b) as Totals;
-  const us = (value: number, of: Totals) => (of.logins > 0 ? value / of.logins : Number.NaN);
+  /** µs per login, scaled from the profiled CPU per login to the unprofiled one. */
+  const factor = new Map([
+    [ta, unprofiled[0] / (ta.busy / ta.logins)],
+    [tb, unprofiled[1] / (tb.busy / tb.logins)],
+  ]);
+  const us = (value: number, of: Totals) => (of.logins > 0 ? (value / of.logins) * (factor.get(of) ?? 1) : Number.NaN);
+  const raw = (of: Totals) => (of.busy / of.logins).toFixed(0);
   const cell = (value: number) => value.toFixed(1).padStart(8);
   const compare = (pick: (t: Totals) => Map<string, number>, limit: number) => {
     const keys = new Set([...pick(ta).keys(), ...pick(tb).keys()]);
@@ -142,8 +150,10 @@ export function compareProfiles(
   const head = `${a.padStart(8)} ${b.padStart(8)} ${'diff'.padStart(8)}  (µs per login)`;
   const own = [...ta.inclusiveOwn].sort((p, q) => q[1] - p[1]).slice(0, top);
   return [
-    `${LABELS[a]}: ${ta.logins} logins, ${us(ta.busy, ta).toFixed(1)} µs/login (the process's CPU time, spread over the samples)`,
-    `${LABELS[b]}: ${tb.logins} logins, ${us(tb.busy, tb).toFixed(1)} µs/login`,
+    `${LABELS[a]}: ${ta.logins} logins profiled, ${raw(ta)} µs of CPU per login under the profiler, ${us(ta.busy, ta).toFixed(0)} without`,
+    `${LABELS[b]}: ${tb.logins} logins profiled, ${raw(tb)} µs of CPU per login under the profiler, ${us(tb.busy, tb).toFixed(0)} without`,
+    'Below: µs of CPU per login, the samples scaled to the CPU per login measured without the profiler',
+    `(the same paired load, just before each profiled run); a-b gap ${(us(ta.busy, ta) - us(tb.busy, tb)).toFixed(0)} µs/login.`,
     '',
     'self time by owner:',
     head,

@@ -327,7 +327,16 @@ async function main(): Promise<void> {
     );
     await Promise.all(pair.map((variant) => load(variant, config.warmup * 1000)));
     const runs: Record<string, { logins: number; cpuMicros: number }> = {};
+    const plain = pair.map(() => ({ logins: 0, cpuMicros: 0 }));
     for (let run = 0; run < config.profileRuns; run++) {
+      // The same paired load without the profiler first, for the CPU per login the profiler hides.
+      const before = await Promise.all(pair.map((variant) => apps[variant].call<AppsSnapshot>('begin')));
+      const unprofiled = await Promise.all(pair.map((variant) => load(variant, seconds * 1000)));
+      for (const [i, variant] of pair.entries()) {
+        const after = await apps[variant].call<AppsSnapshot>('snapshot');
+        (plain[i] as { logins: number }).logins += unprofiled[i]?.logins ?? 0;
+        (plain[i] as { cpuMicros: number }).cpuMicros += cpuMs((before[i] as AppsSnapshot).cpu, after.cpu) * 1000;
+      }
       const begin = await Promise.all(pair.map((variant) => apps[variant].call<AppsSnapshot>('begin')));
       await Promise.all(pair.map((variant) => apps[variant].call('profileStart')));
       const results = await Promise.all(pair.map((variant) => load(variant, seconds * 1000)));
@@ -341,7 +350,8 @@ async function main(): Promise<void> {
       }
       console.log(`run ${run + 1}: ${results.map((r, i) => `${pair[i]} ${r.logins} logins`).join(', ')}`);
     }
-    console.log(`\n${compareProfiles(dir, root, pair, runs)}\nProfiles: ${relative(root, dir)}`);
+    const perLogin = plain.map((p) => p.cpuMicros / p.logins) as [number, number];
+    console.log(`\n${compareProfiles(dir, root, pair, runs, perLogin)}\nProfiles: ${relative(root, dir)}`);
   };
 
   try {
