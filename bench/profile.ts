@@ -53,33 +53,25 @@ interface Totals {
   inclusiveOwn: Map<string, number>;
 }
 
-function idleId(profile: CpuProfile): number | undefined {
-  return profile.nodes.find((node) => node.callFrame.functionName === '(idle)')?.id;
-}
-
 const add = (map: Map<string, number>, key: string, value: number) => map.set(key, (map.get(key) ?? 0) + value);
+
+/** Owners of the bench's own harness in an app process (IPC handlers, the profiler's own stop). */
+const HARNESS = new Set(['bench/apps.ts', 'bench/ipc.ts']);
 
 /**
  * Adds one profile to `totals`, scaled so that its busy samples add up to `cpuMicros` (the process's
  * measured CPU time): on a busy machine the sampler's wall-clock deltas also count the time the
- * process waited for a core.
+ * process waited for a core. Idle samples and the harness's own are left out.
  */
 function accumulate(totals: Totals, profile: CpuProfile, root: string, cpuMicros: number): void {
-  let sampled = 0;
-  profile.samples.forEach((id, i) => {
-    if (id !== idleId(profile)) sampled += profile.timeDeltas[i] ?? 0;
-  });
-  const scale = sampled > 0 && cpuMicros > 0 ? cpuMicros / sampled : 1;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const kept: { node: ProfileNode; delta: number; owners: Set<string>; own: Set<string> }[] = [];
+  let sampled = 0;
   profile.samples.forEach((id, i) => {
-    const delta = (profile.timeDeltas[i] ?? 0) * scale;
     const node = byId.get(id);
     if (!node || node.callFrame.functionName === '(idle)') return;
-    totals.busy += delta;
-    add(totals.selfByFunction, where(node.callFrame, root), delta);
-    add(totals.selfByOwner, owner(node.callFrame, root), delta);
     const owners = new Set<string>();
     const own = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
@@ -89,16 +81,28 @@ function accumulate(totals: Totals, profile: CpuProfile, root: string, cpuMicros
       owners.add(name);
       if (name === 'passport-itsme (dist)') own.add(where(frame.callFrame, root));
     }
+    if ([...owners].some((name) => HARNESS.has(name))) return;
+    const delta = profile.timeDeltas[i] ?? 0;
+    sampled += delta;
+    kept.push({ node, delta, owners, own });
+  });
+  const scale = sampled > 0 && cpuMicros > 0 ? cpuMicros / sampled : 1;
+  for (const { node, delta: raw, owners, own } of kept) {
+    const delta = raw * scale;
+    totals.busy += delta;
+    add(totals.selfByFunction, where(node.callFrame, root), delta);
+    add(totals.selfByOwner, owner(node.callFrame, root), delta);
     for (const name of owners) add(totals.inclusiveByOwner, name, delta);
     for (const name of own) add(totals.inclusiveOwn, name, delta);
-  });
+  }
 }
 
 /**
  * Compares the profiles of `a` and `b` in `dir` (files `<variant>-<n>.cpuprofile`; logins and CPU
  * time per file in `runs`): µs of CPU per login by owner and by function, and where a spends more
- * than b. `(idle)` samples are left out; the rest is scaled to the process's measured CPU time, then
- * to the CPU per login measured without the profiler (`unprofiled`, µs, for a and b).
+ * than b. `(idle)` samples and the harness's are left out; the rest is scaled to the process's
+ * measured CPU time, then to the CPU per login measured without the profiler (`unprofiled`, µs, for
+ * a and b).
  */
 export function compareProfiles(
   dir: string,
