@@ -153,6 +153,10 @@ export function compareProfiles(
   };
   const head = `${a.padStart(8)} ${b.padStart(8)} ${'diff'.padStart(8)}  (µs per login)`;
   const own = [...ta.inclusiveOwn].sort((p, q) => q[1] - p[1]).slice(0, top);
+  const ownSelf = [...ta.selfByFunction]
+    .filter(([key]) => key.startsWith('dist/'))
+    .sort((p, q) => q[1] - p[1])
+    .slice(0, top);
   return [
     `${LABELS[a]}: ${ta.logins} logins profiled, ${raw(ta)} µs of CPU per login under the profiler, ${us(ta.busy, ta).toFixed(0)} without`,
     `${LABELS[b]}: ${tb.logins} logins profiled, ${raw(tb)} µs of CPU per login under the profiler, ${us(tb.busy, tb).toFixed(0)} without`,
@@ -170,6 +174,9 @@ export function compareProfiles(
     `functions whose self time differs most (top ${top}):`,
     head,
     ...compare((t) => t.selfByFunction, top),
+    '',
+    `${LABELS[a]}'s own functions (dist/) by self time (top ${top}):`,
+    ...ownSelf.map(([key, value]) => `${cell(us(value, ta))}  ${key}`),
     '',
     `${LABELS[a]}'s own functions (dist/) by inclusive time, callees included (top ${top}):`,
     ...own.map(([key, value]) => `${cell(us(value, ta))}  ${key}`),
