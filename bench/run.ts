@@ -100,7 +100,7 @@ function parsePair(text: string, separator: string, option: string): Pair {
 }
 
 /** The pairs the targets need (or `--pairs`); `--got` adds the transport comparison. */
-const PAIRS: readonly Pair[] = [
+const PAIRS: readonly Pair[] = unique([
   ...(args.pairs
     ? args.pairs.split(',').map((text) => parsePair(text, '/', 'pairs'))
     : ([
@@ -110,7 +110,12 @@ const PAIRS: readonly Pair[] = [
         ['subs', 'itsme'],
       ] as const)),
   ...(args.got ? ([['got', 'itsme']] as const) : []),
-];
+]);
+
+function unique(pairs: readonly Pair[]): Pair[] {
+  const seen = new Set<string>();
+  return pairs.filter((pair) => !seen.has(pair.join('/')) && seen.add(pair.join('/')));
+}
 /**
  * Right after its warm-up, each app runs on alone this long while new upstream connections are
  * counted: steady state, with no idle gap (the package closes sockets idle for 4 s; in the paired
