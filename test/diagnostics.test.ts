@@ -245,15 +245,20 @@ describe('diagnostics channels', () => {
     it('should build and publish nothing', async () => {
       unsubscribe();
       const published: string[] = [];
+      // An own `publish` on each channel, removed afterwards: Node switches a channel's prototype when it
+      // gains or loses subscribers, so the spy forwards to whatever the prototype's publish is then.
       const spies = Object.values(NAMES).map((name) => {
-        const channel = diagnostics_channel.channel(name);
-        const original = channel.publish.bind(channel);
-        channel.publish = (message: unknown) => {
-          published.push(name);
-          original(message);
-        };
+        const channel = diagnostics_channel.channel(name) as diagnostics_channel.Channel & { publish: unknown };
+        Object.defineProperty(channel, 'publish', {
+          configurable: true,
+          writable: true,
+          value(message: unknown) {
+            published.push(name);
+            (Object.getPrototypeOf(channel) as diagnostics_channel.Channel).publish.call(channel, message);
+          },
+        });
         return () => {
-          channel.publish = original;
+          delete (channel as { publish?: unknown }).publish;
         };
       });
       try {
