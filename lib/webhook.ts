@@ -134,12 +134,12 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
           ? await client.waitForResult(id, { timeout: settings.pendingTimeout, interval: 250, maxInterval: 1000 })
           : await client.getResult(id);
     } catch (err) {
-      if (isUnknownSession(err)) return unknown(id);
+      if (isUnknownSession(err)) return unknown();
       if (err instanceof ItsMeError && err.code === 'ERR_ITSME_PENDING_TIMEOUT') return pending(id);
       report(err, req);
       return { status: 502, body: { error: 'Could not read the result from ZignSec' }, outcome: 'zignsec-error' };
     }
-    if (isUnknownSession(result)) return unknown(id);
+    if (isUnknownSession(result)) return unknown();
     if (!isFinal(result)) return pending(id);
     let profile: ItsMeProfile | null = null;
     if (result.errors.length === 0) {
@@ -253,7 +253,7 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
   };
 }
 
-function unknown(id: string): Outcome {
+function unknown(): Outcome {
   return { status: 404, body: { error: 'Unknown ZignSec session' }, outcome: 'unknown-session' };
 }
 
