@@ -7,7 +7,8 @@ import { type BrowserResponse, browse, type CookieJar } from './http.js';
 
 /** What a person does on the simulator's itsme screen. */
 export interface ItsMeChoice {
-  action: 'approve' | 'cancel';
+  /** The person's two answers, or the simulator page's expiry and ZignSec error buttons. */
+  action: 'approve' | 'cancel' | 'expire' | 'error';
   /** Persona id; default: the one preselected on the page. */
   persona?: string;
 }
