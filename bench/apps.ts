@@ -1,9 +1,8 @@
 /**
- * Child process: one app under test (`argv[4]`), an Express 5 + express-session + passport 0.7 app
- * of the shape every variant shares: passport-itsme (from dist/), passport-oauth2, the hand-written
- * baseline, or the got-less diagnostic. One process per app, so that no app's code shapes the JIT
- * state of another's. The parent asks for CPU/ELU/heap snapshots around each measured phase and for
- * the session store's contents when measuring pending logins.
+ * Child process: one app under test (`argv[4]`, a {@link Variant}), an Express 5 + express-session +
+ * passport 0.7 app of the shape every variant shares. One process per app, so that no app's code
+ * shapes the JIT state of another's. The parent asks for CPU/ELU snapshots around each measured
+ * phase, for the session store's contents when measuring pending logins, and for CPU profiles.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -14,23 +13,39 @@ import type * as lib from '../lib/index.js';
 import { serve } from './ipc.js';
 import type { AppInfo, AppsSnapshot, PendingReport, StubsInfo, Variant } from './shared.js';
 import { PENDING_KEY as BASELINE_KEY, mountBaseline } from './variants/baseline.js';
+import { useGot } from './variants/got-transport.js';
 import { PENDING_KEY as ITSME_KEY, mountItsMe } from './variants/itsme.js';
-import { mountItsMeNoGot } from './variants/itsme-nogot.js';
 import { mountOAuth2, PENDING_KEY as OAUTH2_KEY } from './variants/oauth2.js';
 import { createShell, finishShell, type Shell, storedSessions } from './variants/shell.js';
+import { subscribeAll } from './variants/subscribers.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
 const stubs = JSON.parse(process.argv[2] ?? '{}') as StubsInfo;
+const distDir = process.argv[3] ?? resolve(root, 'dist');
 /** The package under test, loaded only by the apps that use it. */
-const loadPackage = async () =>
-  (await import(pathToFileURL(resolve(process.argv[3] ?? resolve(root, 'dist'), 'index.js')).href)) as typeof lib;
+const loadPackage = async () => (await import(pathToFileURL(resolve(distDir, 'index.js')).href)) as typeof lib;
 
 const variant = (process.argv[4] ?? 'itsme') as Variant;
+const upstream = stubs.upstream[variant] ?? '';
+let events = () => 0;
 const mounts: Record<Variant, { key: string; mount: (shell: Shell) => Promise<void> | void }> = {
-  itsme: { key: ITSME_KEY, mount: async (shell) => mountItsMe(shell, await loadPackage(), stubs.zignsecUrl) },
-  oauth2: { key: OAUTH2_KEY, mount: (shell) => mountOAuth2(shell, stubs.oauthUrl, stubs.providerUrl) },
-  baseline: { key: BASELINE_KEY, mount: (shell) => mountBaseline(shell, stubs.zignsecUrl) },
-  nogot: { key: ITSME_KEY, mount: async (shell) => mountItsMeNoGot(shell, await loadPackage(), stubs.zignsecUrl) },
+  itsme: { key: ITSME_KEY, mount: async (shell) => mountItsMe(shell, await loadPackage(), upstream) },
+  subs: {
+    key: ITSME_KEY,
+    mount: async (shell) => {
+      events = subscribeAll();
+      mountItsMe(shell, await loadPackage(), upstream);
+    },
+  },
+  got: {
+    key: ITSME_KEY,
+    mount: async (shell) => {
+      await useGot(distDir);
+      mountItsMe(shell, await loadPackage(), upstream);
+    },
+  },
+  oauth2: { key: OAUTH2_KEY, mount: (shell) => mountOAuth2(shell, upstream, stubs.providerUrl) },
+  baseline: { key: BASELINE_KEY, mount: (shell) => mountBaseline(shell, upstream) },
 };
 const shell = await createShell();
 await mounts[variant].mount(shell);
@@ -49,7 +64,7 @@ function clearStore(): void {
 
 function snapshot(): AppsSnapshot {
   const { idle, active, utilization } = performance.eventLoopUtilization();
-  return { cpu: process.cpuUsage(), elu: { idle, active, utilization }, heapUsed: process.memoryUsage().heapUsed };
+  return { cpu: process.cpuUsage(), elu: { idle, active, utilization }, events: events() };
 }
 
 function pendingReport(): PendingReport {
@@ -96,7 +111,7 @@ serve(
       fullGc();
     },
     pendingEnd: () => pendingReport(),
-    /** Starts the V8 CPU profiler (for `--profile`). */
+    /** Starts the V8 CPU profiler (for `--profile`), sampling every 100 µs. */
     profileStart: async () => {
       inspector.connect();
       await post('Profiler.enable');

@@ -1,12 +1,13 @@
 /**
- * `npm run bench`: full itsme logins per second against passport-oauth2 and a hand-written baseline,
- * on loopback, in one run. Each app runs in its own child process, the provider stubs in another,
- * and the load comes from this process. How to read the output: the README's "Performance" section.
+ * `npm run bench`: full itsme logins per server-CPU-second against passport-oauth2 and a hand-written
+ * baseline, in **paired** rounds: the two apps of a pair are under load at the same time, so they
+ * share the machine's noise, and each round gives one ratio. Each app runs in its own child process,
+ * the provider stubs in another, and the load comes from this process. See bench/README.md.
  *
- * Options: --vus N (16), --rounds N (8), --seconds S per phase (2), --warmup S per variant (2),
- * --pending N (2000), --import-runs N (7), --dist DIR (a build other than dist/), --diagnose (also
- * measure passport-itsme with a node:http client), --profile <variant> (write a CPU profile of the apps
- * process while only that variant runs, then print its hottest functions).
+ * Options: --rounds N (15), --seconds S per round (2), --vus N per app (16), --warmup S per app (2),
+ * --pending N (2000), --import-runs N (7), --got (also pair itsme on got 14 with itsme),
+ * --dist DIR (a build other than dist/), --profile A,B (CPU profiles of two apps under paired load
+ * instead of the figures, then where A's time per login differs from B's), --profile-runs N (5).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -17,14 +18,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { importTime, ownFootprint, packageFootprint } from './footprint.js';
 import { Remote } from './ipc.js';
-import { runLogins, startPending, VirtualUser } from './load.js';
-import { summarizeProfile } from './profile.js';
+import { type PhaseResult, runLogins, startPending, VirtualUser } from './load.js';
+import { compareProfiles } from './profile.js';
 import {
   type BenchReport,
-  latencyQuantiles,
+  type PairRound,
   type PendingMeasure,
   type PhaseMeasure,
   render,
+  type SteadyMeasure,
   summarize,
   writeReport,
 } from './report.js';
@@ -36,9 +38,9 @@ import {
   type PendingReport,
   type StubsInfo,
   type StubsSnapshot,
-  VARIANTS,
   type Variant,
 } from './shared.js';
+import { quantile } from './stats.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
 const here = join(root, 'bench');
@@ -47,14 +49,15 @@ const resultsDir = join(here, 'results');
 const { values: args } = parseArgs({
   options: {
     vus: { type: 'string', default: '16' },
-    rounds: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '15' },
     seconds: { type: 'string', default: '2' },
     warmup: { type: 'string', default: '2' },
     pending: { type: 'string', default: '2000' },
     'import-runs': { type: 'string', default: '7' },
-    profile: { type: 'string' },
-    diagnose: { type: 'boolean', default: false },
+    got: { type: 'boolean', default: false },
     dist: { type: 'string' },
+    profile: { type: 'string' },
+    'profile-runs': { type: 'string', default: '5' },
   },
 });
 
@@ -68,21 +71,47 @@ function positive(name: string, text: string | undefined, limit: number): number
 
 const config = {
   vus: Math.round(positive('vus', args.vus, 1000)),
-  rounds: Math.round(positive('rounds', args.rounds, 50)),
+  rounds: Math.round(positive('rounds', args.rounds, 100)),
   seconds: positive('seconds', args.seconds, 60),
   warmup: positive('warmup', args.warmup, 60),
   pending: Math.round(positive('pending', args.pending, 100_000)),
   importRuns: Math.round(positive('import-runs', args['import-runs'], 50)),
-  /** Re-warm each variant this long before each measured phase (reconnects, refills caches). */
+  profileRuns: Math.round(positive('profile-runs', args['profile-runs'], 50)),
+  /** Both apps of a pair are warmed again this long before each measured round. */
   rewarmMs: 300,
-  diagnose: args.diagnose === true,
 };
-const profileVariant = args.profile as Variant | undefined;
-if (profileVariant !== undefined && !ALL_VARIANTS.includes(profileVariant)) {
-  throw new Error(`--profile must be one of ${ALL_VARIANTS.join(', ')}`);
+
+/** A pair `[a, b]` reports a's logins per server-CPU-second over b's. */
+type Pair = readonly [Variant, Variant];
+/** The pairs the targets need; `--got` adds the transport comparison. */
+const PAIRS: readonly Pair[] = [
+  ['itsme', 'oauth2'],
+  ['itsme', 'baseline'],
+  ['subs', 'oauth2'],
+  ['subs', 'itsme'],
+  ...(args.got ? ([['got', 'itsme']] as const) : []),
+];
+/**
+ * Right after its warm-up, each app runs on alone this long while new upstream connections are
+ * counted: steady state, with no idle gap (the package closes sockets idle for 4 s; in the paired
+ * rounds an app can wait longer than that for its next pair).
+ */
+const STEADY_MS = 1000;
+/** Variants whose pending logins are measured (the others store exactly what `itsme` stores). */
+const PENDING_VARIANTS: readonly Variant[] = ['itsme', 'oauth2', 'baseline'];
+
+function profilePair(): Pair | undefined {
+  if (args.profile === undefined) return undefined;
+  const names = (args.profile || 'itsme,oauth2').split(',');
+  const valid = (name: string | undefined): name is Variant => ALL_VARIANTS.includes(name as Variant);
+  const [a, b] = names;
+  if (names.length !== 2 || !valid(a) || !valid(b) || a === b) {
+    throw new Error(`--profile takes two different variants, as in itsme,oauth2 (of ${ALL_VARIANTS.join(', ')})`);
+  }
+  return [a, b];
 }
-/** The variants measured: the three of the issue, plus the got-less diagnostic with `--diagnose`. */
-const measured: readonly Variant[] = [...VARIANTS, ...(args.diagnose ? (['nogot'] as const) : [])];
+const profiled = profilePair();
+const variants: readonly Variant[] = profiled ?? [...new Set(PAIRS.flat())];
 
 function newest(dir: string): number {
   let latest = 0;
@@ -96,7 +125,6 @@ function newest(dir: string): number {
 /** The build under test: dist/ (built when missing or older than lib/), or `--dist <dir>` as it is. */
 const distDir = resolve(root, args.dist ?? 'dist');
 
-/** Builds dist/ when it is missing or older than lib/. */
 function ensureBuild(): void {
   if (args.dist !== undefined) return;
   const dist = join(root, 'dist/index.js');
@@ -136,9 +164,7 @@ function calibrate(): number {
   return best;
 }
 
-function cpuMs(usage: NodeJS.CpuUsage): number {
-  return (usage.user + usage.system) / 1000;
-}
+const cpuMs = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage) => (b.user - a.user + b.system - a.system) / 1000;
 
 function eluDelta(a: AppsSnapshot, b: AppsSnapshot): number {
   const active = b.elu.active - a.elu.active;
@@ -149,118 +175,156 @@ async function main(): Promise<void> {
   const began = performance.now();
   ensureBuild();
   const speedBefore = calibrate();
-  const stubs = await Remote.start<StubsInfo>(join(here, 'stubs.ts'), []);
-  const profileDir = join(resultsDir, 'profiles', new Date().toISOString().replace(/[:.]/g, '-'));
-  const appArgv = ['--expose-gc'];
-  const started: readonly Variant[] = profileVariant ? [profileVariant] : measured;
+  const stubs = await Remote.start<StubsInfo>(join(here, 'stubs.ts'), [JSON.stringify(variants)]);
   const apps = {} as Record<Variant, Remote<AppInfo>>;
-  for (const variant of started) {
+  const users = {} as Record<Variant, VirtualUser[]>;
+  for (const variant of variants) {
     apps[variant] = await Remote.start<AppInfo>(
       join(here, 'apps.ts'),
       [JSON.stringify(stubs.info), distDir, variant],
-      appArgv,
+      ['--expose-gc'],
     );
+    users[variant] = Array.from({ length: config.vus }, () => new VirtualUser());
   }
-  const users = Array.from({ length: config.vus }, () => new VirtualUser());
+  const load = (variant: Variant, ms: number) => runLogins(users[variant], apps[variant].info.url, ms);
   const phases: PhaseMeasure[] = [];
+  const rounds: PairRound[] = [];
   const pending: PendingMeasure[] = [];
+  const steady: SteadyMeasure[] = [];
   let coldStartConnections = 0;
-  let profiled = 0;
 
-  const measure = async (variant: Variant, round: number): Promise<PhaseMeasure> => {
-    const app = apps[variant];
-    const url = app.info.url;
-    await runLogins(users, url, config.rewarmMs);
-    const [a0, s0] = await Promise.all([app.call<AppsSnapshot>('begin'), stubs.call<StubsSnapshot>('snapshot')]);
+  /** One round of one pair: both apps under load at once; `first` gets its users going first. */
+  const measurePair = async (pair: Pair, round: number, first: Variant): Promise<void> => {
+    const order = pair[0] === first ? pair : ([pair[1], pair[0]] as const);
+    await Promise.all(order.map((variant) => load(variant, config.rewarmMs)));
+    const begin = await Promise.all([
+      ...order.map((variant) => apps[variant].call<AppsSnapshot>('begin')),
+      stubs.call<StubsSnapshot>('snapshot'),
+    ]);
     const p0 = process.cpuUsage();
     const m0 = machineCpuMs();
-    const run = await runLogins(users, url, config.seconds * 1000);
-    const load = process.cpuUsage(p0);
+    const runs = await Promise.all(order.map((variant) => load(variant, config.seconds * 1000)));
+    const loadCpu = cpuMs(p0, process.cpuUsage());
     const m1 = machineCpuMs();
-    const [a1, s1] = await Promise.all([app.call<AppsSnapshot>('snapshot'), stubs.call<StubsSnapshot>('snapshot')]);
-    const upstream = variant === 'oauth2' ? 'oauth' : 'zignsec';
-    const wall = run.elapsedMs;
-    const appCpu = cpuMs({ user: a1.cpu.user - a0.cpu.user, system: a1.cpu.system - a0.cpu.system });
-    const stubCpu = cpuMs({ user: s1.cpu.user - s0.cpu.user, system: s1.cpu.system - s0.cpu.system });
-    const phase: PhaseMeasure = {
+    const end = await Promise.all([
+      ...order.map((variant) => apps[variant].call<AppsSnapshot>('snapshot')),
+      stubs.call<StubsSnapshot>('snapshot'),
+    ]);
+    const wall = Math.max(...runs.map((run) => run.elapsedMs));
+    const [s0, s1] = [begin[2] as StubsSnapshot, end[2] as StubsSnapshot];
+    const stubCpu = cpuMs(s0.cpu, s1.cpu);
+    let appsCpu = 0;
+    const measured = order.map((variant, i): PhaseMeasure => {
+      const [a0, a1, run] = [begin[i] as AppsSnapshot, end[i] as AppsSnapshot, runs[i] as PhaseResult];
+      const appCpu = cpuMs(a0.cpu, a1.cpu);
+      appsCpu += appCpu;
+      const count = (of: StubsSnapshot, what: 'connections' | 'requests') => of[what][variant] ?? 0;
+      return {
+        round,
+        pair: `${pair[0]}/${pair[1]}`,
+        variant,
+        logins: run.logins,
+        errors: run.errors,
+        ...(run.firstError ? { firstError: run.firstError } : {}),
+        elapsedMs: run.elapsedMs,
+        loginsPerSec: (run.logins / run.elapsedMs) * 1000,
+        p50Ms: quantile(run.latencies, 0.5),
+        p99Ms: quantile(run.latencies, 0.99),
+        appCpuMsPerLogin: appCpu / run.logins,
+        appCpu: appCpu / run.elapsedMs,
+        appElu: eluDelta(a0, a1),
+        upstreamConnections: count(s1, 'connections') - count(s0, 'connections'),
+        upstreamRequestsPerLogin: (count(s1, 'requests') - count(s0, 'requests')) / run.logins,
+        eventsPerLogin: (a1.events - a0.events) / run.logins,
+      };
+    });
+    phases.push(...measured);
+    const of = (variant: Variant) => measured.find((p) => p.variant === variant) as PhaseMeasure;
+    const [a, b] = [of(pair[0]), of(pair[1])];
+    const other =
+      m0 === undefined || m1 === undefined ? Number.NaN : Math.max(0, m1 - m0 - appsCpu - stubCpu - loadCpu);
+    const entry: PairRound = {
       round,
-      variant,
-      logins: run.logins,
-      errors: run.errors,
-      ...(run.firstError ? { firstError: run.firstError } : {}),
-      elapsedMs: wall,
-      loginsPerSec: (run.logins / wall) * 1000,
-      ...latencyQuantiles(run.latencies),
-      appCpuMsPerLogin: appCpu / run.logins,
-      appCpu: appCpu / wall,
-      appElu: eluDelta(a0, a1),
+      a: pair[0],
+      b: pair[1],
+      first,
+      ratio: b.appCpuMsPerLogin / a.appCpuMsPerLogin,
       stubCpu: stubCpu / wall,
-      loadCpu: cpuMs(load) / wall,
-      otherCpu:
-        m0 === undefined || m1 === undefined
-          ? Number.NaN
-          : Math.max(0, m1 - m0 - appCpu - stubCpu - cpuMs(load)) / wall,
-      upstreamConnections: s1.connections[upstream] - s0.connections[upstream],
-      upstreamRequestsPerLogin: (s1.requests[upstream] - s0.requests[upstream]) / run.logins,
+      loadCpu: loadCpu / wall,
+      otherCpu: other / wall,
     };
+    rounds.push(entry);
+    const errors = a.errors + b.errors;
     console.log(
-      `round ${round + 1} ${LABELS[variant].padEnd(20)} ${phase.loginsPerSec.toFixed(0).padStart(5)} logins/s` +
-        `  p50 ${phase.p50Ms.toFixed(1)} ms  p99 ${phase.p99Ms.toFixed(1)} ms  CPU ${phase.appCpuMsPerLogin.toFixed(3)} ms/login` +
-        `  app loop ${(phase.appElu * 100).toFixed(0)}% busy${run.errors ? `  ERRORS ${run.errors}: ${run.firstError}` : ''}`,
-    );
-    return phase;
-  };
-
-  const profileOnly = async (variant: Variant): Promise<void> => {
-    const seconds = config.seconds * config.rounds;
-    console.log(`profiling ${LABELS[variant]} for ${seconds} s after ${config.warmup} s of warm-up`);
-    const app = apps[variant];
-    await runLogins(users, app.info.url, config.warmup * 1000);
-    await app.call('begin');
-    await app.call('profileStart');
-    const run = await runLogins(users, app.info.url, seconds * 1000);
-    mkdirSync(profileDir, { recursive: true });
-    await app.call('profileStop', join(profileDir, `${variant}.cpuprofile`));
-    profiled = run.logins;
-    console.log(
-      `${run.logins} logins, ${((run.logins / run.elapsedMs) * 1000).toFixed(0)} logins/s under the profiler, ${run.errors} errors`,
+      `round ${String(round + 1).padStart(2)} ${`${LABELS[pair[0]]} / ${LABELS[pair[1]]}`.padEnd(42)}` +
+        ` ${entry.ratio.toFixed(3)}x  (${a.appCpuMsPerLogin.toFixed(3)} / ${b.appCpuMsPerLogin.toFixed(3)} ms CPU per login,` +
+        ` ${a.logins}+${b.logins} logins, other processes ${(entry.otherCpu * 100).toFixed(0)}% of a core)` +
+        (errors ? `  ERRORS ${errors}: ${a.firstError ?? b.firstError}` : ''),
     );
   };
 
   const measureAll = async (): Promise<void> => {
-    const c0 = await stubs.call<StubsSnapshot>('snapshot');
-    for (const variant of measured) {
-      const run = await runLogins(users, apps[variant].info.url, config.warmup * 1000);
+    const connections = async (variant: Variant) =>
+      (await stubs.call<StubsSnapshot>('snapshot')).connections[variant] ?? 0;
+    for (const variant of variants) {
+      const c0 = await connections(variant);
+      const run = await load(variant, config.warmup * 1000);
       if (run.errors > 0) throw new Error(`${LABELS[variant]} fails during warm-up: ${run.firstError}`);
+      const c1 = await connections(variant);
+      const next = await load(variant, STEADY_MS);
+      steady.push({ variant, logins: next.logins, connections: (await connections(variant)) - c1 });
+      coldStartConnections += c1 - c0;
     }
-    const c1 = await stubs.call<StubsSnapshot>('snapshot');
-    coldStartConnections =
-      c1.connections.zignsec + c1.connections.oauth - c0.connections.zignsec - c0.connections.oauth;
     for (let round = 0; round < config.rounds; round++) {
-      for (let i = 0; i < measured.length; i++) {
-        phases.push(await measure(measured[(round + i) % measured.length] as Variant, round));
+      for (let i = 0; i < PAIRS.length; i++) {
+        const pair = PAIRS[(round + i) % PAIRS.length] as Pair;
+        await measurePair(pair, round, pair[round % 2] as Variant);
       }
     }
-    for (const variant of measured) {
+    for (const variant of PENDING_VARIANTS) {
       await apps[variant].call('pendingBegin');
-      const errors = await startPending(users, apps[variant].info.url, config.pending);
+      const errors = await startPending(users[variant], apps[variant].info.url, config.pending);
       const report = await apps[variant].call<PendingReport>('pendingEnd');
       pending.push({ variant, started: config.pending, errors, ...report });
     }
   };
 
+  /** `--profile a,b`: both under paired load, each profiled, `profileRuns` times; then the comparison. */
+  const profileBoth = async (pair: Pair): Promise<void> => {
+    const dir = join(resultsDir, 'profiles', new Date().toISOString().replace(/[:.]/g, '-'));
+    mkdirSync(dir, { recursive: true });
+    const seconds = config.seconds * 2;
+    console.log(
+      `profiling ${LABELS[pair[0]]} and ${LABELS[pair[1]]}: ${config.profileRuns} paired runs of ${seconds} s`,
+    );
+    await Promise.all(pair.map((variant) => load(variant, config.warmup * 1000)));
+    const runs: Record<string, { logins: number; cpuMicros: number }> = {};
+    for (let run = 0; run < config.profileRuns; run++) {
+      const begin = await Promise.all(pair.map((variant) => apps[variant].call<AppsSnapshot>('begin')));
+      await Promise.all(pair.map((variant) => apps[variant].call('profileStart')));
+      const results = await Promise.all(pair.map((variant) => load(variant, seconds * 1000)));
+      for (const [i, variant] of pair.entries()) {
+        const file = `${variant}-${run + 1}.cpuprofile`;
+        const end = await apps[variant].call<AppsSnapshot>('snapshot');
+        await apps[variant].call('profileStop', join(dir, file));
+        const cpuMicros = cpuMs((begin[i] as AppsSnapshot).cpu, end.cpu) * 1000;
+        runs[file] = { logins: results[i]?.logins ?? 0, cpuMicros };
+        if (results[i]?.errors) throw new Error(`${LABELS[variant]}: ${results[i]?.firstError}`);
+      }
+      console.log(`run ${run + 1}: ${results.map((r, i) => `${pair[i]} ${r.logins} logins`).join(', ')}`);
+    }
+    console.log(`\n${compareProfiles(dir, root, pair, runs)}\nProfiles: ${relative(root, dir)}`);
+  };
+
   try {
-    if (profileVariant) await profileOnly(profileVariant);
+    if (profiled) await profileBoth(profiled);
     else await measureAll();
   } finally {
-    for (const user of users) user.close();
+    for (const list of Object.values(users)) for (const user of list) user.close();
     for (const app of Object.values(apps)) await app.stop();
     await stubs.stop();
   }
-  if (profileVariant) {
-    console.log(summarizeProfile(profileDir, root, profiled));
-    return;
-  }
+  if (profiled) return;
 
   const dist = join(distDir, 'index.js');
   const report: BenchReport = {
@@ -272,32 +336,30 @@ async function main(): Promise<void> {
       platform: `${process.platform} ${process.arch}`,
       memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     },
-    config: { ...config, dist: relative(root, distDir) },
-    ...summarize(measured, phases, pending),
+    config: { ...config, dist: relative(root, distDir), pairs: PAIRS.map((pair) => pair.join('/')) },
+    ...summarize(variants, phases, rounds, pending, steady),
     coldStartConnections,
     importTime: {
       'passport-itsme': importTime(pathToFileURL(dist).href, root, config.importRuns),
-      got: importTime('got', root, config.importRuns),
       'passport-oauth2': importTime('passport-oauth2', root, config.importRuns),
+      ...(args.got ? { got: importTime('got', root, config.importRuns) } : {}),
     },
     footprint: {
-      itsme: { ...ownFootprint(root), self: 0 },
+      itsme: { ...ownFootprint(root), self: ownDistBytes() },
       oauth2: packageFootprint(root, 'passport-oauth2'),
+      ...(args.got ? { got: packageFootprint(root, 'got') } : {}),
     },
     phases,
+    rounds,
     pending,
+    steady,
     totalSeconds: 0,
-    speedCheckMs: { before: 0, after: 0 },
+    speedCheckMs: { before: speedBefore, after: 0 },
   };
-  report.footprint.itsme.self = ownDistBytes();
+  report.speedCheckMs.after = calibrate();
   report.totalSeconds = (performance.now() - began) / 1000;
-  report.speedCheckMs = { before: speedBefore, after: calibrate() };
   console.log(`\n${render(report)}`);
-  console.log(
-    `\nMachine: ${report.machine.nproc} x ${report.machine.cpu}, Node ${report.machine.node}. Total ${report.totalSeconds.toFixed(0)} s.` +
-      ` Speed check (a fixed JS loop, lower is faster): ${report.speedCheckMs.before.toFixed(0)} ms before, ${report.speedCheckMs.after.toFixed(0)} ms after.`,
-  );
-  console.log(`JSON: ${writeReport(resultsDir, report)}`);
+  console.log(`JSON: ${relative(root, writeReport(resultsDir, report))}`);
   const errors = phases.reduce((n, p) => n + p.errors, 0) + pending.reduce((n, p) => n + p.errors, 0);
   if (errors > 0) {
     console.error(`${errors} logins failed: the figures above are not valid.`);

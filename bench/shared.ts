@@ -1,37 +1,42 @@
-/** Constants and message shapes shared by the bench's parent and its two child processes. */
+/** Constants and message shapes shared by the bench's parent and its child processes. */
 
 export const ZIGNSEC_KEY = 'bench-zignsec-api-key-0123456789';
 export const OAUTH_CLIENT = { id: 'bench-client', secret: 'bench-client-secret' };
 /** The itsme `sub` of the document's sample: every variant must show it in `/me`. */
 export const SUBJECT = '1pjoxjqmuxdswhdqiarsxwsekxrwf1hfdvw9';
 
-/** Every app the apps child serves; `nogot` is a diagnostic, measured only with `--diagnose`. */
-export const ALL_VARIANTS = ['itsme', 'oauth2', 'baseline', 'nogot'] as const;
+/**
+ * Every app the bench can serve, one child process each:
+ * - `itsme`: passport-itsme as a user wires it, nobody subscribed to its diagnostics channels;
+ * - `subs`: the same with a subscriber on every channel;
+ * - `oauth2`: passport-oauth2 with a session `state`, its token POST and a userinfo GET;
+ * - `baseline`: the same two ZignSec calls and session writes by hand, no strategy;
+ * - `got`: passport-itsme with its HTTP layer swapped for got 14 (tuned), only with `--got`.
+ */
+export const ALL_VARIANTS = ['itsme', 'subs', 'oauth2', 'baseline', 'got'] as const;
 export type Variant = (typeof ALL_VARIANTS)[number];
-/** The variants a normal run measures. */
-export const VARIANTS: readonly Variant[] = ['itsme', 'oauth2', 'baseline'];
 
 export const LABELS: Record<Variant, string> = {
   itsme: 'passport-itsme',
+  subs: 'itsme + subscribers',
   oauth2: 'passport-oauth2',
   baseline: 'baseline (node:http)',
-  nogot: 'itsme, node:http client',
+  got: 'itsme on got 14',
 };
 
 /** What the stubs child tells the parent when it is ready. */
 export interface StubsInfo {
-  /** ZignSec API stand-in (server to server). */
-  zignsecUrl: string;
-  /** OAuth 2.0 token + userinfo API stand-in (server to server). */
-  oauthUrl: string;
+  /** Per variant, the upstream API stand-in it calls (ZignSec and OAuth routes; server to server). */
+  upstream: Partial<Record<Variant, string>>;
   /** Where browsers are redirected (the itsme and OAuth authorize pages). */
   providerUrl: string;
 }
 
 export interface StubsSnapshot {
   cpu: NodeJS.CpuUsage;
-  connections: { zignsec: number; oauth: number };
-  requests: { zignsec: number; oauth: number; provider: number };
+  /** Per variant: TCP connections accepted and requests answered by its upstream server so far. */
+  connections: Partial<Record<Variant, number>>;
+  requests: Partial<Record<Variant, number>>;
 }
 
 /** What an apps child tells the parent when it is ready. */
@@ -44,7 +49,8 @@ export interface AppsSnapshot {
   cpu: NodeJS.CpuUsage;
   /** Event loop utilization since the process started (use deltas). */
   elu: { idle: number; active: number; utilization: number };
-  heapUsed: number;
+  /** Diagnostics messages the `subs` variant's subscribers received so far (0 elsewhere). */
+  events: number;
 }
 
 export interface PendingReport {

@@ -1,9 +1,5 @@
 /** Small statistics helpers. */
 
-export function median(values: number[]): number {
-  return quantile(values, 0.5);
-}
-
 /** Quantile with linear interpolation between closest ranks; NaN for no values. */
 export function quantile(values: number[], q: number): number {
   if (values.length === 0) return Number.NaN;
@@ -16,10 +12,25 @@ export function quantile(values: number[], q: number): number {
   return a + (b - a) * (pos - low);
 }
 
-export function min(values: number[]): number {
-  return values.reduce((m, v) => Math.min(m, v), Number.POSITIVE_INFINITY);
+export function median(values: number[]): number {
+  return quantile(values, 0.5);
 }
 
-export function max(values: number[]): number {
-  return values.reduce((m, v) => Math.max(m, v), Number.NEGATIVE_INFINITY);
+/** Median, quartiles and range of a sample. */
+export interface Spread {
+  median: number;
+  q1: number;
+  q3: number;
+  min: number;
+  max: number;
+}
+
+export function spread(values: number[]): Spread {
+  return {
+    median: quantile(values, 0.5),
+    q1: quantile(values, 0.25),
+    q3: quantile(values, 0.75),
+    min: quantile(values, 0),
+    max: quantile(values, 1),
+  };
 }

@@ -1,32 +1,30 @@
 /**
  * Child process: light loopback stand-ins for the two providers.
- * - ZignSec API (`POST /v3/eid/itsme`, `GET /v3/eid/itsme/{id}`), answering the document's sample;
- * - an OAuth 2.0 API (`POST /token`, `GET /userinfo`) answering the same claims;
+ * - one upstream API server per variant (`argv[2]`, a JSON list), so that connections and requests
+ *   are counted per app even when two apps run at once. It answers ZignSec's routes
+ *   (`POST /v3/eid/itsme`, `GET /v3/eid/itsme/{id}`, with the document's sample) and an OAuth 2.0
+ *   API's (`POST /token`, `GET /userinfo`, with the same claims);
  * - a "provider UI" server the browser is sent to, which answers at once with a 302 back to the app
  *   (`relaystate` for itsme, `code` + `state` for OAuth), as if the person had confirmed.
- * New TCP connections on the two API servers are counted; the UI server is the browser's side.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sampleResult } from '../test/support/zignsec-stub.js';
 import { serve } from './ipc.js';
-import { OAUTH_CLIENT, type StubsInfo, type StubsSnapshot, ZIGNSEC_KEY } from './shared.js';
+import { OAUTH_CLIENT, type StubsInfo, type StubsSnapshot, type Variant, ZIGNSEC_KEY } from './shared.js';
 
 /** Cap on pending sessions/codes the stubs remember (oldest forgotten first). */
 const MAX_PENDING = 200_000;
-/** `--auto-confirm`: sessions are confirmed at start (for the client-only micro benchmark). */
-const AUTO_CONFIRM = process.argv.includes('--auto-confirm');
 /** Upstream keep-alive as a typical load balancer in front of an API keeps it (AWS ALB: 60 s). */
 const KEEP_ALIVE_MS = 65_000;
 
 const sessions = new Map<string, { relaystate: string; target: string; confirmed: boolean }>();
 const codes = new Map<string, string>();
 const tokens = new Set<string>();
-const counts = {
-  connections: { zignsec: 0, oauth: 0 },
-  requests: { zignsec: 0, oauth: 0, provider: 0 },
-};
+const variants = JSON.parse(process.argv[2] ?? '[]') as Variant[];
+const connections: Partial<Record<Variant, number>> = {};
+const requests: Partial<Record<Variant, number>> = {};
 const resultTemplate = JSON.stringify(sampleResult('__ID__')).split('__ID__');
 const claims = JSON.parse(String(sampleResult('x').providerData)) as Record<string, unknown>;
 const userinfoBody = JSON.stringify(claims);
@@ -60,9 +58,7 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 
 const RESULT_PATH = /^\/v3\/eid\/itsme\/([A-Za-z0-9_-]{1,128})$/;
 
-async function zignsec(req: http.IncomingMessage, res: http.ServerResponse, providerUrl: string): Promise<void> {
-  counts.requests.zignsec++;
-  const body = await readBody(req);
+async function zignsec(req: http.IncomingMessage, res: http.ServerResponse, body: string): Promise<void> {
   if (req.headers.authorization !== ZIGNSEC_KEY) {
     send(res, 401, '{"errors":[{"code":"UNAUTHORIZED","description":"Invalid access token"}]}');
     return;
@@ -74,7 +70,7 @@ async function zignsec(req: http.IncomingMessage, res: http.ServerResponse, prov
       return;
     }
     const id = randomUUID();
-    remember(sessions, id, { relaystate: input.relaystate, target: input.target, confirmed: AUTO_CONFIRM });
+    remember(sessions, id, { relaystate: input.relaystate, target: input.target, confirmed: false });
     send(res, 200, JSON.stringify({ id, redirectUrl: `${providerUrl}/itsme/authorize?session=${id}`, errors: [] }));
     return;
   }
@@ -93,9 +89,7 @@ async function zignsec(req: http.IncomingMessage, res: http.ServerResponse, prov
   send(res, 200, resultTemplate.join(id));
 }
 
-async function oauth(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  counts.requests.oauth++;
-  const body = await readBody(req);
+function oauth(req: http.IncomingMessage, res: http.ServerResponse, body: string): void {
   if (req.method === 'POST' && req.url === '/token') {
     const form = new URLSearchParams(body);
     const code = form.get('code') ?? '';
@@ -124,7 +118,6 @@ async function oauth(req: http.IncomingMessage, res: http.ServerResponse): Promi
 }
 
 function provider(req: http.IncomingMessage, res: http.ServerResponse): void {
-  counts.requests.provider++;
   req.resume();
   const url = new URL(req.url ?? '/', 'http://provider');
   if (url.pathname === '/itsme/authorize') {
@@ -164,25 +157,32 @@ const fail = (res: http.ServerResponse) => (err: unknown) => {
   if (!res.headersSent) send(res, 500, JSON.stringify({ error: String(err) }));
 };
 
-let providerUrl = '';
-const providerServer = http.createServer(provider);
-const zignsecServer = http.createServer((req, res) => void zignsec(req, res, providerUrl).catch(fail(res)));
-const oauthServer = http.createServer((req, res) => void oauth(req, res).catch(fail(res)));
-zignsecServer.on('connection', () => counts.connections.zignsec++);
-oauthServer.on('connection', () => counts.connections.oauth++);
-providerUrl = await listen(providerServer, false);
-const info: StubsInfo = {
-  zignsecUrl: await listen(zignsecServer, true),
-  oauthUrl: await listen(oauthServer, true),
-  providerUrl,
-};
+/** The upstream API server of one variant: ZignSec's routes under `/v3/`, the OAuth API's elsewhere. */
+function upstream(variant: Variant): http.Server {
+  connections[variant] = 0;
+  requests[variant] = 0;
+  const server = http.createServer((req, res) => {
+    requests[variant] = (requests[variant] ?? 0) + 1;
+    readBody(req)
+      .then((body) => (req.url?.startsWith('/v3/') ? zignsec(req, res, body) : oauth(req, res, body)))
+      .catch(fail(res));
+  });
+  server.on('connection', () => {
+    connections[variant] = (connections[variant] ?? 0) + 1;
+  });
+  return server;
+}
+
+const providerUrl = await listen(http.createServer(provider), false);
+const info: StubsInfo = { upstream: {}, providerUrl };
+for (const variant of variants) info.upstream[variant] = await listen(upstream(variant), true);
 
 serve(
   {
     snapshot: (): StubsSnapshot => ({
       cpu: process.cpuUsage(),
-      connections: { ...counts.connections },
-      requests: { ...counts.requests },
+      connections: { ...connections },
+      requests: { ...requests },
     }),
   },
   info,

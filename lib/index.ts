@@ -2,14 +2,17 @@ export type { ItsMeClientOptions, WaitForResultOptions } from './client.js';
 export { ItsMeClient, isFinal } from './client.js';
 export type { ItsMeErrorCode, ItsMeErrorDetails, ZignSecErrorEntry } from './errors.js';
 export { ItsMeError } from './errors.js';
+export type { ItsMeRequest, ItsMeUser, PassportStrategyBase } from './passport-base.js';
 export { parseClaims, toProfile } from './profile.js';
+export type { RedisSeenStoreOptions, SeenKeyClient, SeenSetOptions } from './redis-seen-store.js';
+export { RedisSeenStore } from './redis-seen-store.js';
 export type { OneTimeKeyClient, RedisRelayStateStoreOptions } from './redis-store.js';
 export { RedisRelayStateStore } from './redis-store.js';
 export type { MemorySeenStoreOptions, SeenClaim, SeenStore } from './seen-store.js';
 export { MemorySeenStore } from './seen-store.js';
 export type { SignatureCheck, SignatureFormat, VerifySignatureOptions } from './signature.js';
 export { SIGNATURE_HEADER, signWebhook, verifyWebhookSignature } from './signature.js';
-export type { PendingLogin, RelayStateStore, SessionRelayStateStoreOptions } from './store.js';
+export type { MissingLoginReason, PendingLogin, RelayStateStore, SessionRelayStateStoreOptions } from './store.js';
 export { SessionRelayStateStore } from './store.js';
 export type {
   ItsMeAuthenticateOptions,

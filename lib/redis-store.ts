@@ -1,5 +1,7 @@
-import type { Request } from 'express';
+import type { ItsMeRequest } from './passport-base.js';
+import { digestRelayState } from './relaystate.js';
 import {
+  type MissingLoginReason,
   type PendingLogin,
   type RelayStateStore,
   SessionRelayStateStore,
@@ -21,7 +23,7 @@ export interface OneTimeKeyClient {
 export interface RedisRelayStateStoreOptions extends SessionRelayStateStoreOptions {
   /** A connected Redis client shared by every app instance. */
   client: OneTimeKeyClient;
-  /** Prefix of the Redis keys. Default `'passport-itsme:login:'`. */
+  /** Prefix of the Redis keys, each followed by the relaystate's digest. Default `'passport-itsme:login:'`. */
   prefix?: string;
 }
 
@@ -30,7 +32,8 @@ export interface RedisRelayStateStoreOptions extends SessionRelayStateStoreOptio
  * session, as with {@link SessionRelayStateStore} (which binds it to that browser), and also as a
  * one-time key in Redis that `take` removes with an atomic `GETDEL`. However many callbacks with the
  * same relaystate arrive at the same moment, on however many instances, at most one of them gets the
- * login. The default store guarantees that only within one process.
+ * login. The default store guarantees that only within one process. Like the session, Redis holds
+ * only a digest of the relaystate (the key is the prefix followed by it).
  *
  * ```ts
  * const redis = await createClient({ url: process.env.REDIS_URL }).connect();
@@ -60,26 +63,33 @@ export class RedisRelayStateStore implements RelayStateStore {
     this.#client = client;
   }
 
-  async save(req: Request, relayState: string, record: PendingLogin): Promise<void> {
+  async save(req: ItsMeRequest, relayState: string, record: PendingLogin): Promise<void> {
     await this.session.save(req, relayState, record);
     const ttl = Math.max(1, record.createdAt + this.session.ttl - Date.now());
-    await this.#client.set(this.prefix + relayState, record.sessionId, {
+    await this.#client.set(this.prefix + digestRelayState(relayState), record.sessionId, {
       PX: ttl,
       expiration: { type: 'PX', value: ttl },
     });
   }
 
   /** Throws `ERR_ITSME_SESSION_REQUIRED` when the request has no `req.session`. */
-  check(req: Request): void {
+  check(req: ItsMeRequest): void {
     this.session.check(req);
   }
 
-  async take(req: Request, relayState: string): Promise<PendingLogin | undefined> {
+  async take(req: ItsMeRequest, relayState: string): Promise<PendingLogin | undefined> {
     // The session first: a foreign browser must not be able to burn someone else's one-time key.
     const bound = await this.session.take(req, relayState);
     if (!bound) return undefined;
-    const shared = await this.#client.getDel(this.prefix + relayState);
+    let shared = await this.#client.getDel(this.prefix + digestRelayState(relayState));
+    // A login started before the upgrade to digests has its relaystate in the key.
+    if (shared === null) shared = await this.#client.getDel(this.prefix + relayState);
     const value = Buffer.isBuffer(shared) ? shared.toString() : shared;
     return value === bound.sessionId ? bound : undefined;
+  }
+
+  /** As {@link SessionRelayStateStore.explain}; a login another instance took first is `'used'`. */
+  explain(req: ItsMeRequest, relayState: string): MissingLoginReason {
+    return this.session.explain(req, relayState);
   }
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** The alphabet and length a relaystate may have on the way back (ours are 43 base64url characters). */
 const RELAYSTATE = /^[A-Za-z0-9_-]{16,256}$/;
@@ -6,6 +6,27 @@ const RELAYSTATE = /^[A-Za-z0-9_-]{16,256}$/;
 /** A fresh relaystate: 256 random bits, base64url. */
 export function createRelayState(): string {
   return randomBytes(32).toString('base64url');
+}
+
+/**
+ * What a store keeps instead of the relaystate: the first 128 bits of its SHA-256, base64url (22
+ * characters). Whoever can read the session (cookie-session, a JWT cookie) learns this digest, which
+ * cannot be turned back into the relaystate that completes the login.
+ * @internal
+ */
+export function digestRelayState(relayState: string): string {
+  return createHash('sha256').update(relayState).digest().toString('base64url', 0, 16);
+}
+
+/**
+ * Whether two digests are equal, in a time that depends only on their length.
+ * @internal
+ */
+export function sameDigest(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 /**
@@ -19,11 +40,19 @@ export type RelayStateInput =
   | { kind: 'invalid'; reason: string }
   | { kind: 'valid'; value: string };
 
-/** Reads `relaystate` from the query string, or from the body of a POST. Never throws. */
+type Found = { found: true; value: unknown } | { found: false };
+const NOT_FOUND: Found = { found: false };
+
+/**
+ * Reads `relaystate` from the query string (the parsed `req.query`, else the URL itself, as when
+ * Express's query parser is off), or from the body of a POST. Never throws.
+ */
 export function readRelayState(req: { query?: unknown; body?: unknown; url?: string }): RelayStateInput {
-  const fromQuery = lookup(queryOf(req));
-  const fromBody = fromQuery.found ? { found: false as const } : lookup(req.body);
-  const found = fromQuery.found ? fromQuery : fromBody;
+  // Express 5's `req.query` is a getter that parses the query string again on every read.
+  const query = req.query;
+  let found = lookup(query);
+  if (!found.found) found = fromUrl(req.url);
+  if (!found.found) found = lookup(req.body);
   if (!found.found) return { kind: 'absent' };
   const value = found.value;
   if (typeof value !== 'string') return { kind: 'invalid', reason: 'relaystate must be a single value' };
@@ -31,23 +60,31 @@ export function readRelayState(req: { query?: unknown; body?: unknown; url?: str
   return { kind: 'valid', value };
 }
 
-function queryOf(req: { query?: unknown; url?: string }): unknown {
-  if (req.query && typeof req.query === 'object') return req.query;
+/** `relaystate` as the URL's own query string has it, whatever query parser the app uses (or none). */
+function fromUrl(url: string | undefined): Found {
+  if (typeof url !== 'string') return NOT_FOUND;
+  const mark = url.indexOf('?');
+  // A key can only be spelled `relaystate` or with percent-escapes; a URL with neither has none.
+  if (mark === -1 || (!url.includes('relaystate', mark) && !url.includes('%', mark))) return NOT_FOUND;
   try {
-    const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
+    const params = new URLSearchParams(url.slice(mark + 1));
+    for (const key of params.keys()) if (isNested(key)) return { found: true, value: undefined };
     const all = params.getAll('relaystate');
-    if (all.length === 0) return {};
-    return { relaystate: all.length === 1 ? all[0] : all };
+    if (all.length === 0) return NOT_FOUND;
+    return { found: true, value: all.length === 1 ? all[0] : all };
   } catch {
-    return {};
+    return NOT_FOUND;
   }
 }
 
-function lookup(container: unknown): { found: true; value: unknown } | { found: false } {
-  if (!container || typeof container !== 'object') return { found: false };
+function lookup(container: unknown): Found {
+  if (!container || typeof container !== 'object') return NOT_FOUND;
   // `relaystate[a]=x` under Express 5's simple parser: a nested form, never one plain string.
-  const nested = Object.keys(container).some((key) => /^relaystate[[.]/.test(key));
-  if (nested) return { found: true, value: undefined };
-  if (!Object.hasOwn(container, 'relaystate')) return { found: false };
+  for (const key of Object.keys(container)) if (isNested(key)) return { found: true, value: undefined };
+  if (!Object.hasOwn(container, 'relaystate')) return NOT_FOUND;
   return { found: true, value: (container as Record<string, unknown>).relaystate };
+}
+
+function isNested(key: string): boolean {
+  return key.length > 10 && key.startsWith('relaystate') && (key[10] === '[' || key[10] === '.');
 }

@@ -1,5 +1,7 @@
-import type { Request } from 'express';
+import type { ItsMeRequest } from './passport-base.js';
+import { digestRelayState, sameDigest } from './relaystate.js';
 import { type SessionAccess, sessionAccess } from './session.js';
+import { type ItsMeLanguage, LANGUAGES } from './types.js';
 
 /** What the strategy remembers about a login between the redirect to itsme and the way back. */
 export interface PendingLogin {
@@ -7,21 +9,43 @@ export interface PendingLogin {
   sessionId: string;
   /** `Date.now()` when the login started. */
   createdAt: number;
+  /** The language the login was started in, when one was chosen, to word its failure messages. */
+  language?: ItsMeLanguage;
 }
 
 /**
+ * Why a store has no pending login for a relaystate, as {@link RelayStateStore.explain} tells it:
+ * - `'no-session'`: this request's session holds nothing of passport-itsme (and no passport login):
+ *   most often the session cookie did not come back (a `secure` cookie over plain http,
+ *   `SameSite=Strict`, another host for the callback than for the start);
+ * - `'used'`: this relaystate already completed a callback, within the pending-login TTL;
+ * - `'expired'`: its pending login outlived the TTL;
+ * - `'unknown'`: anything else: another browser's login, one dropped beyond the `max` cap, or one
+ *   lost when two logins were started at the same moment in one browser (the session saved last wins).
+ */
+export type MissingLoginReason = 'no-session' | 'unknown' | 'expired' | 'used';
+
+/**
  * Where pending logins are kept, keyed by relaystate. `take` must read and delete in one step, so that
- * a relaystate works once, and must answer only for the browser that started the login.
+ * a relaystate works once, and must answer only for the browser that started the login. A store
+ * should keep a digest of the relaystate, never the relaystate itself: whoever can read a stored
+ * relaystate can complete that login with their own browser once the person approved it.
  */
 export interface RelayStateStore {
-  save(req: Request, relayState: string, record: PendingLogin): Promise<void>;
+  save(req: ItsMeRequest, relayState: string, record: PendingLogin): Promise<void>;
   /** Returns the record and forgets it; `undefined` when unknown, already taken, or expired. */
-  take(req: Request, relayState: string): Promise<PendingLogin | undefined>;
+  take(req: ItsMeRequest, relayState: string): Promise<PendingLogin | undefined>;
   /**
    * Optional: throws when this request could not hold a pending login (no session, say). The strategy
    * calls it before asking ZignSec to open a session, so that a misconfigured app wastes none.
    */
-  check?(req: Request): void | Promise<void>;
+  check?(req: ItsMeRequest): void | Promise<void>;
+  /**
+   * Optional: why `take` just found nothing for this relaystate. The strategy calls it only after
+   * `take` returned `undefined`, to tell the person what to do. Without it every such login is
+   * `'unknown'`.
+   */
+  explain?(req: ItsMeRequest, relayState: string): MissingLoginReason | Promise<MissingLoginReason>;
 }
 
 /** Options of {@link SessionRelayStateStore}. */
@@ -34,17 +58,33 @@ export interface SessionRelayStateStoreOptions {
   max?: number;
 }
 
-type Entries = Record<string, { id: string; exp: number }>;
+/**
+ * One pending login as the session holds it: the relaystate's digest, ZignSec's session id, when it
+ * expires, and the login's language when it has one. A tuple, not an object keyed by digest, so that
+ * every session has the same shape (about 75 bytes of JSON per pending login).
+ */
+type Entry = [digest: string, id: string, exp: number, language?: ItsMeLanguage];
+
+/** Used and expired digests remembered by one store, to tell them from unknown ones. */
+const RECENT_MAX = 10_000;
 
 /**
  * The default store: pending logins live in the browser's own session (`req.session`, from
  * express-session or any compatible middleware), so a relaystate is bound to the browser that
- * started the login. Several tabs each get their own entry.
+ * started the login. Several tabs each get their own entry. The session holds only a digest of each
+ * relaystate, so a session the browser can read (cookie-session) gives away nothing that completes a
+ * login.
+ *
+ * Two logins started at the same moment in one browser may be saved over each other by the session
+ * middleware (the last save wins): the tab whose login was lost gets a clean 403 failure that
+ * {@link SessionRelayStateStore.explain | explain} calls `'unknown'`, never another tab's login.
  */
 export class SessionRelayStateStore implements RelayStateStore {
   readonly key: string;
   readonly ttl: number;
   readonly max: number;
+  /** @internal */
+  #recent = new Map<string, { reason: 'used' | 'expired'; until: number }>();
 
   constructor(options: SessionRelayStateStoreOptions = {}) {
     const { key = 'passport-itsme', ttl = 600_000, max = 10 } = options;
@@ -59,43 +99,122 @@ export class SessionRelayStateStore implements RelayStateStore {
     this.max = max;
   }
 
-  async save(req: Request, relayState: string, record: PendingLogin): Promise<void> {
+  async save(req: ItsMeRequest, relayState: string, record: PendingLogin): Promise<void> {
     const session = sessionAccess(req);
-    const now = Date.now();
-    const entries = this.#live(session, now);
-    entries[relayState] = { id: record.sessionId, exp: record.createdAt + this.ttl };
-    const keys = Object.keys(entries);
-    for (const stale of keys.slice(0, Math.max(0, keys.length - this.max))) delete entries[stale];
+    const entries = this.#live(session.get(this.key), Date.now()).entries;
+    const entry: Entry = [digestRelayState(relayState), record.sessionId, record.createdAt + this.ttl];
+    if (record.language !== undefined) entry.push(record.language);
+    entries.push(entry);
+    if (entries.length > this.max) entries.splice(0, entries.length - this.max);
     session.set(this.key, entries);
   }
 
   /** Throws `ERR_ITSME_SESSION_REQUIRED` when the request has no `req.session`. */
-  check(req: Request): void {
+  check(req: ItsMeRequest): void {
     sessionAccess(req);
   }
 
-  async take(req: Request, relayState: string): Promise<PendingLogin | undefined> {
+  async take(req: ItsMeRequest, relayState: string): Promise<PendingLogin | undefined> {
     const session = sessionAccess(req);
+    const stored = session.get(this.key);
+    if (stored === undefined) return undefined;
     const now = Date.now();
-    const entries = this.#live(session, now);
-    const entry = Object.hasOwn(entries, relayState) ? entries[relayState] : undefined;
-    if (entry) delete entries[relayState];
-    session.set(this.key, Object.keys(entries).length === 0 ? undefined : entries);
-    if (!entry) return undefined;
-    return { sessionId: entry.id, createdAt: entry.exp - this.ttl };
+    const digest = digestRelayState(relayState);
+    const { entries, changed } = this.#live(stored, now);
+    let found: Entry | undefined;
+    const kept: Entry[] = [];
+    for (const entry of entries) {
+      if (found === undefined && sameDigest(entry[0], digest)) found = entry;
+      else kept.push(entry);
+    }
+    // Written through the session's own API, and the key removed with the last entry.
+    if (found || changed) session.set(this.key, kept.length === 0 ? undefined : kept);
+    if (!found) return undefined;
+    this.#remember(digest, 'used', now + this.ttl, now);
+    const login: PendingLogin = { sessionId: found[1], createdAt: found[2] - this.ttl };
+    if (found[3] !== undefined) login.language = found[3];
+    return login;
   }
 
-  /** The entries that have not expired, as a fresh object sorted oldest first. */
-  #live(session: SessionAccess, now: number): Entries {
-    const stored = session.get(this.key);
-    const out: Entries = {};
-    if (!stored || typeof stored !== 'object') return out;
-    for (const [relayState, value] of Object.entries(stored as Record<string, unknown>)) {
-      const entry = value as { id?: unknown; exp?: unknown } | null;
-      if (entry && typeof entry.id === 'string' && typeof entry.exp === 'number' && entry.exp > now) {
-        out[relayState] = { id: entry.id, exp: entry.exp };
-      }
+  /**
+   * Why `take` found nothing: `'used'` or `'expired'` when this store saw that happen to this
+   * relaystate within the TTL, `'expired'` for an expired entry still in the session, `'unknown'`
+   * when the session holds other pending logins or a passport login, `'no-session'` otherwise.
+   * Used and expired digests are remembered in this process only (at most 10000 of them).
+   */
+  explain(req: ItsMeRequest, relayState: string): MissingLoginReason {
+    const now = Date.now();
+    const digest = digestRelayState(relayState);
+    const recent = this.#recent.get(digest);
+    if (recent && recent.until > now) return recent.reason;
+    let session: SessionAccess;
+    try {
+      session = sessionAccess(req);
+    } catch {
+      return 'no-session';
     }
-    return out;
+    const entries = parse(session.get(this.key))?.entries ?? [];
+    for (const entry of entries) if (sameDigest(entry[0], digest)) return entry[2] > now ? 'unknown' : 'expired';
+    if (entries.length > 0) return 'unknown';
+    // The cookie came back if it carries a passport login (the session is renewed at each login).
+    if ((req as { user?: unknown }).user !== undefined || session.get('passport') !== undefined) return 'unknown';
+    return 'no-session';
   }
+
+  /**
+   * The entries of `stored` that have not expired, in a fresh array sorted oldest first; `changed`
+   * when that is not what the session holds (expired entries, the old layout, junk).
+   */
+  #live(stored: unknown, now: number): { entries: Entry[]; changed: boolean } {
+    const parsed = parse(stored);
+    if (!parsed) return { entries: [], changed: stored !== undefined };
+    const entries: Entry[] = [];
+    for (const entry of parsed.entries) {
+      if (entry[2] > now) entries.push(entry);
+      else this.#remember(entry[0], 'expired', entry[2] + this.ttl, now);
+    }
+    return { entries, changed: parsed.changed || entries.length !== parsed.entries.length };
+  }
+
+  #remember(digest: string, reason: 'used' | 'expired', until: number, now: number): void {
+    const recent = this.#recent;
+    recent.delete(digest);
+    for (const [key, note] of recent) {
+      if (note.until > now && recent.size < RECENT_MAX) break;
+      recent.delete(key);
+    }
+    recent.set(digest, { reason, until });
+  }
+}
+
+/**
+ * The well-formed entries found in the session, in its order; `changed` when anything was dropped or
+ * converted. Reads the layout of earlier versions too (`{ [relaystate]: { id, exp } }`), so that
+ * logins started before an upgrade complete after it.
+ */
+function parse(stored: unknown): { entries: Entry[]; changed: boolean } | undefined {
+  if (!stored || typeof stored !== 'object') return undefined;
+  const entries: Entry[] = [];
+  if (Array.isArray(stored)) {
+    for (const item of stored) {
+      const entry = checked(item);
+      if (entry) entries.push(entry);
+    }
+    return { entries, changed: entries.length !== stored.length };
+  }
+  for (const [relayState, value] of Object.entries(stored as Record<string, unknown>)) {
+    const old = value as { id?: unknown; exp?: unknown } | null;
+    if (old && typeof old.id === 'string' && typeof old.exp === 'number') {
+      entries.push([digestRelayState(relayState), old.id, old.exp]);
+    }
+  }
+  return { entries, changed: true };
+}
+
+function checked(item: unknown): Entry | undefined {
+  if (!Array.isArray(item) || item.length < 3 || item.length > 4) return undefined;
+  const [digest, id, exp, language] = item as unknown[];
+  if (typeof digest !== 'string' || typeof id !== 'string' || typeof exp !== 'number') return undefined;
+  if (language !== undefined && !LANGUAGES.includes(language as ItsMeLanguage)) return undefined;
+  return item as Entry;
 }

@@ -1,7 +1,6 @@
-import type { Request } from 'express';
-import { Strategy as PassportStrategy } from 'passport-strategy';
 import { checkClientOptions, ItsMeClient, isHttpUrl, MAX_DELAY } from './client.js';
 import { describeErrors, ItsMeError } from './errors.js';
+import { type ItsMeRequest, type ItsMeUser, PassportStrategy } from './passport-base.js';
 import { toProfile } from './profile.js';
 import { createRelayState, readRelayState } from './relaystate.js';
 import { type RelayStateStore, SessionRelayStateStore } from './store.js';
@@ -47,20 +46,23 @@ export interface ItsMeStrategyOptionsWithRequest extends ItsMeStrategyOptionsBas
 }
 
 /** The `done` callback handed to `verify`. */
-export type VerifyCallback = (err?: Error | null, user?: Express.User | false | null, info?: object) => void;
+export type VerifyCallback = (err?: Error | null, user?: ItsMeUser | false | null, info?: object) => void;
 
 /** What a promise-returning `verify` may resolve to: a user logs in, `false`/`null` fails. */
-export type VerifyResult = Express.User | false | null | undefined;
+export type VerifyResult = ItsMeUser | false | null | undefined;
 
 /** `verify(profile, done)`; may instead return a promise of the user. */
 export type VerifyFunction = (profile: ItsMeProfile, done: VerifyCallback) => void | Promise<VerifyResult>;
 
-/** `verify(req, profile, done)`, with `passReqToCallback: true`; may return a promise of the user. */
-export type VerifyFunctionWithRequest = (
-  req: Request,
-  profile: ItsMeProfile,
-  done: VerifyCallback,
-) => void | Promise<VerifyResult>;
+/**
+ * `verify(req, profile, done)`, with `passReqToCallback: true`; may return a promise of the user.
+ * `req` may be annotated as the framework's own request type (such as Express's `Request`), directly
+ * or as `VerifyFunctionWithRequest<Request>`: the signature is declared as a method, so that narrower
+ * parameter type is accepted.
+ */
+export type VerifyFunctionWithRequest<Req extends ItsMeRequest = ItsMeRequest> = {
+  verify(req: Req, profile: ItsMeProfile, done: VerifyCallback): void | Promise<VerifyResult>;
+}['verify'];
 
 /** Options accepted by `passport.authenticate('itsme', options)` besides Passport's own. */
 export interface ItsMeAuthenticateOptions {
@@ -131,7 +133,7 @@ export class ItsMeStrategy extends PassportStrategy {
   }
 
   /** Called by Passport. Starts a login, or completes one when the request carries `relaystate`. */
-  override authenticate(req: Request, options: ItsMeAuthenticateOptions = {}): void {
+  override authenticate(req: ItsMeRequest, options: ItsMeAuthenticateOptions = {}): void {
     // Passport calls this on an object created from the strategy, which holds success/fail/...
     let owner: object | null = this;
     while (owner !== null && !(#verify in owner)) owner = Object.getPrototypeOf(owner) as object | null;
@@ -154,7 +156,7 @@ export class ItsMeStrategy extends PassportStrategy {
    * Overridable hook: the body of the start call for this request. The default sends the relaystate,
    * `callbackURL` as `target`, `errorCallbackURL` as `targetError`, the language and the webhook.
    */
-  startParams(_req: Request, options: ItsMeAuthenticateOptions, relayState: string): StartRequest {
+  startParams(_req: ItsMeRequest, options: ItsMeAuthenticateOptions, relayState: string): StartRequest {
     const params: StartRequest = {
       relaystate: relayState,
       target: this.callbackURL,
@@ -166,7 +168,7 @@ export class ItsMeStrategy extends PassportStrategy {
     return params;
   }
 
-  async #start(actions: ItsMeStrategy, req: Request, options: ItsMeAuthenticateOptions): Promise<void> {
+  async #start(actions: ItsMeStrategy, req: ItsMeRequest, options: ItsMeAuthenticateOptions): Promise<void> {
     if (options.language !== undefined && !LANGUAGES.includes(options.language)) {
       throw new TypeError(`ItsMeStrategy language must be one of ${LANGUAGES.join(', ')}`);
     }
@@ -174,11 +176,12 @@ export class ItsMeStrategy extends PassportStrategy {
     await this.store.check?.(req);
     const relayState = createRelayState();
     const { id, redirectUrl } = await this.client.start(actions.startParams(req, options, relayState));
-    await this.store.save(req, relayState, { sessionId: id, createdAt: Date.now() });
+    const language = options.language ?? this.language;
+    await this.store.save(req, relayState, { sessionId: id, createdAt: Date.now(), ...(language && { language }) });
     actions.redirect(redirectUrl);
   }
 
-  async #complete(actions: ItsMeStrategy, req: Request, relayState: string): Promise<void> {
+  async #complete(actions: ItsMeStrategy, req: ItsMeRequest, relayState: string): Promise<void> {
     const pending = await this.store.take(req, relayState);
     if (!pending || !this.#claim(pending.sessionId)) {
       actions.fail(
@@ -235,7 +238,7 @@ export class ItsMeStrategy extends PassportStrategy {
     return true;
   }
 
-  #callVerify(req: Request, profile: ItsMeProfile): Promise<{ user: VerifyResult; info?: object }> {
+  #callVerify(req: ItsMeRequest, profile: ItsMeProfile): Promise<{ user: VerifyResult; info?: object }> {
     return new Promise((resolve, reject) => {
       let settled = false;
       const done: VerifyCallback = (err, user, info) => {
@@ -297,12 +300,5 @@ function checkOptions(options: ItsMeStrategyOptions | ItsMeStrategyOptionsWithRe
   }
   if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
     throw new TypeError('ItsMeStrategy name option must be a non-empty string');
-  }
-}
-
-declare module 'passport' {
-  interface AuthenticateOptions {
-    /** itsme: language of the itsme screens for this login (`fr`, `nl`, `en`, `de`). */
-    language?: ItsMeLanguage;
   }
 }

@@ -1,6 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import { SessionRelayStateStore } from '../lib/index.js';
+import express5 from 'express';
+import session from 'express-session';
+import express4 from 'express4';
+import passport from 'passport';
+import { ItsMeStrategy, SessionRelayStateStore } from '../lib/index.js';
 import {
   captureLogs,
   type GuardedApp,
@@ -10,7 +14,7 @@ import {
   realNetwork,
   startGuardedApp,
 } from './support/guards.js';
-import { browse, CookieJar } from './support/http.js';
+import { browse, CookieJar, type Listening, listen } from './support/http.js';
 import { ZignSecStub } from './support/zignsec-stub.js';
 
 const API_KEY = 'itsme-KEY-never-in-logs-5b7c1e';
@@ -384,3 +388,98 @@ describe('callback input (expired pending login)', () => {
     await guard.assertClean();
   });
 });
+
+for (const version of [5, 4] as const) {
+  describe(`callback input (Express ${version}, query parser off)`, () => {
+    let stub: ZignSecStub;
+    let server: Listening;
+    const verified: string[] = [];
+
+    before(async () => {
+      restoreNock = realNetwork();
+      guard = guardProcess();
+      stub = await new ZignSecStub(API_KEY).start();
+      server = await appWithoutQueryParser(version, stub, verified);
+    });
+    after(async () => {
+      await server.close();
+      await stub.close();
+      guard.dispose();
+      restoreNock();
+    });
+    afterEach(() => guard.assertClean());
+
+    it('should complete the login from the relaystate in the URL, not start a new one', async () => {
+      const jar = new CookieJar();
+      const start = await browse(`${server.url}/login`, jar);
+      expect(start.status).to.equal(302);
+      const starts = stub.starts.length;
+      const back = await browse(`${server.url}/callback?relaystate=${stub.lastRelayState()}`, jar);
+      expect(back.status, back.body).to.equal(200);
+      expect(JSON.parse(back.body)).to.deep.equal({ id: '1pjoxjqmuxdswhdqiarsxwsekxrwf1hfdvw9' });
+      expect(stub.starts.length, 'no new ZignSec session').to.equal(starts);
+      expect(verified).to.have.length(1);
+      expect((await browse(`${server.url}/callback?relaystate=${stub.lastRelayState()}`, jar)).status).to.equal(403);
+    });
+
+    it('should refuse a repeated, nested or malformed relaystate in the URL with 400', async () => {
+      const jar = new CookieJar();
+      await browse(`${server.url}/login`, jar);
+      const rs = stub.lastRelayState();
+      for (const query of [
+        `relaystate=${rs}&relaystate=${rs}`,
+        `relaystate[a]=${rs}`,
+        `relay%73tate%5Ba%5D=${rs}`,
+        'relaystate=a%20b',
+      ]) {
+        const res = await browse(`${server.url}/callback?${query}`, jar);
+        expect(res.status, query).to.equal(400);
+      }
+      expect(verified.length, 'the pending login is still there').to.be.below(2);
+      const back = await browse(`${server.url}/callback?relay%73tate=${rs}`, jar);
+      expect(back.status, 'a percent-escaped key is the same key').to.equal(200);
+    });
+
+    it('should start a login when the URL has no relaystate, whatever else it has', async () => {
+      for (const query of ['', '?next=%2Fhome', '?relaystatus=1']) {
+        const res = await browse(`${server.url}/callback${query}`, new CookieJar());
+        expect(res.status, query).to.equal(302);
+        expect(res.location).to.match(/\/itsme\/authorize\?session=/);
+      }
+    });
+  });
+}
+
+/** Express with `app.set('query parser', false)`: `req.query` is always `{}`. */
+async function appWithoutQueryParser(version: 4 | 5, stub: ZignSecStub, verified: string[]): Promise<Listening> {
+  const express = (version === 4 ? express4 : express5) as typeof express5;
+  const app = express();
+  app.set('query parser', false);
+  const instance = new passport.Passport();
+  instance.use(
+    new ItsMeStrategy(
+      { baseURL: stub.url, apiKey: API_KEY, callbackURL: 'http://127.0.0.1/callback', pendingTimeout: 1000 },
+      (profile, done) => {
+        verified.push(profile.id);
+        done(null, { id: profile.id });
+      },
+    ),
+  );
+  instance.serializeUser((user, done) => done(null, user));
+  instance.deserializeUser((user: Express.User, done) => done(null, user));
+  app.use(session({ secret: 'no-query-parser', resave: false, saveUninitialized: false }));
+  app.use(instance.session());
+  app.get('/login', instance.authenticate('itsme'));
+  app.get(
+    '/callback',
+    (req, _res, next) => {
+      expect(req.query).to.deep.equal({});
+      next();
+    },
+    instance.authenticate('itsme'),
+    (req, res) => {
+      res.json(req.user ?? null);
+    },
+  );
+  return listen(app);
+}

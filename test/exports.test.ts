@@ -19,6 +19,8 @@ const INTERNAL = [
   'describeErrors',
   'createRelayState',
   'readRelayState',
+  'digestRelayState',
+  'sameDigest',
   'LANGUAGES',
 ];
 
@@ -44,6 +46,11 @@ describe('exports', () => {
     const error = new ItsMeError('ERR_ZIGNSEC_TIMEOUT', 'late', { status: 504 });
     expect(error).to.be.instanceOf(Error);
     expect(error).to.include({ name: 'ItsMeError', code: 'ERR_ZIGNSEC_TIMEOUT', status: 504, message: 'late' });
+  });
+
+  it('should export the Redis stores for several instances', () => {
+    expect(pkg.RedisRelayStateStore).to.be.a('function');
+    expect(pkg.RedisSeenStore).to.be.a('function');
   });
 
   it('should export the profile mapping used by the strategy, for server-side flows', () => {

@@ -1,8 +1,12 @@
+import { fork } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { RedisStore } from 'connect-redis';
 import type { Request } from 'express';
 import { createClient } from 'redis';
-import { ItsMeStrategy, RedisRelayStateStore } from '../lib/index.js';
+import { ItsMeStrategy, RedisRelayStateStore, RedisSeenStore, SIGNATURE_HEADER, signWebhook } from '../lib/index.js';
 import {
   captureLogs,
   type GuardedApp,
@@ -23,6 +27,11 @@ const SUB = '1pjoxjqmuxdswhdqiarsxwsekxrwf1hfdvw9';
 const UNKNOWN = 'This itsme login is unknown, was already used or has expired. Please start again.';
 
 type Client = ReturnType<typeof createClient>;
+
+/** The Redis key of a pending login: the prefix and the first 128 bits of the relaystate's SHA-256. */
+function keyOf(relayState: string): string {
+  return `passport-itsme:login:${createHash('sha256').update(relayState).digest().subarray(0, 16).toString('base64url')}`;
+}
 
 describe('several instances on Redis', function () {
   this.timeout(20_000);
@@ -229,7 +238,7 @@ describe('several instances on Redis', function () {
       await begin(b, mallory);
       expect((await browse(`${b.url}/callback/raw?relaystate=${relayState}`, mallory)).status).to.equal(403);
       expect((await browse(`${a.url}/callback/raw?relaystate=${relayState}`, new CookieJar())).status).to.equal(403);
-      expect(await storeClient.exists(`passport-itsme:login:${relayState}`)).to.equal(1);
+      expect(await storeClient.exists(keyOf(relayState))).to.equal(1);
       expect((await browse(`${b.url}/callback/raw?relaystate=${relayState}`, alice)).status).to.equal(200);
     });
 
@@ -238,17 +247,38 @@ describe('several instances on Redis', function () {
       const start = await browse(`${a.url}/login`, jar);
       const sessionId = new URL(String(start.location)).searchParams.get('session');
       const relayState = stub.lastRelayState();
-      const key = `passport-itsme:login:${relayState}`;
+      const key = keyOf(relayState);
       expect(await storeClient.pTTL(key)).to.be.within(1, 600_000);
       expect(await storeClient.get(key)).to.equal(sessionId);
+      expect(await storeClient.keys(`*${relayState}*`), 'no key holds the relaystate').to.deep.equal([]);
       expect((await browse(`${b.url}/callback/raw?relaystate=${relayState}`, jar)).status).to.equal(200);
       expect(await storeClient.exists(key)).to.equal(0);
+    });
+
+    it('should complete a login started before the upgrade to digests (relaystate in the keys), once', async () => {
+      const jar = new CookieJar();
+      const start = await browse(`${a.url}/login`, jar);
+      const sessionId = new URL(String(start.location)).searchParams.get('session');
+      const relayState = stub.lastRelayState();
+      // Put the session and the one-time key back as the previous version wrote them.
+      const sid = decodeURIComponent(String(jar.cookies.get('connect.sid')))
+        .slice(2)
+        .split('.')[0];
+      const sessionKey = `itsme-test-sess:${sid}`;
+      const saved = JSON.parse(String(await storeClient.get(sessionKey))) as Record<string, unknown>;
+      const exp = (saved['passport-itsme'] as [string, string, number][])[0]?.[2];
+      saved['passport-itsme'] = { [relayState]: { id: sessionId, exp } };
+      await storeClient.set(sessionKey, JSON.stringify(saved), { expiration: { type: 'PX', value: 60_000 } });
+      await storeClient.rename(keyOf(relayState), `passport-itsme:login:${relayState}`);
+      expect((await browse(`${b.url}/callback/raw?relaystate=${relayState}`, jar)).status).to.equal(200);
+      expect(await storeClient.exists(`passport-itsme:login:${relayState}`)).to.equal(0);
+      expect((await browse(`${a.url}/callback/raw?relaystate=${relayState}`, jar)).status).to.equal(403);
     });
 
     it('should refuse a login whose one-time key another instance already took', async () => {
       const jar = new CookieJar();
       const relayState = await begin(a, jar);
-      expect(await storeClient.getDel(`passport-itsme:login:${relayState}`)).to.be.a('string');
+      expect(await storeClient.getDel(keyOf(relayState))).to.be.a('string');
       const res = await browse(`${b.url}/callback?relaystate=${relayState}`, jar);
       expect(res.location).to.equal('/failed');
       expect(JSON.parse((await browse(`${b.url}/failed`, jar)).body).messages).to.deep.equal([UNKNOWN]);
@@ -307,6 +337,161 @@ describe('several instances on Redis', function () {
       expect(() => new RedisRelayStateStore({ client: { set: async () => 'OK' } } as never)).to.throw(TypeError);
       expect(() => new RedisRelayStateStore({ client: storeClient, ttl: 0 })).to.throw(TypeError, /ttl/);
     });
+  });
+
+  describe('RedisSeenStore', () => {
+    let client: Client;
+    before(async () => {
+      client = await connect();
+    });
+
+    it('should claim once, answer busy, then done once completed, and claim again after a release', async () => {
+      const [one, two] = [new RedisSeenStore({ client }), new RedisSeenStore({ client: await connect() })];
+      const id = randomUUID();
+      expect(await one.claim(id, 10_000)).to.equal('claimed');
+      expect(await two.claim(id, 10_000)).to.equal('busy');
+      expect(await one.claim(id, 10_000)).to.equal('busy');
+      await one.release(id);
+      expect(await client.exists(`passport-itsme:webhook:${id}`)).to.equal(0);
+      expect(await two.claim(id, 10_000)).to.equal('claimed');
+      await two.complete(id, 60_000);
+      expect(await client.get(`passport-itsme:webhook:${id}`)).to.equal('done');
+      expect(await client.pTTL(`passport-itsme:webhook:${id}`)).to.be.within(1, 60_000);
+      expect(await one.claim(id, 10_000)).to.equal('done');
+      await one.release(id);
+      expect(await two.claim(id, 10_000), 'a release without a claim of its own removes nothing').to.equal('done');
+    });
+
+    it("should let a crashed instance's claim lapse, and not release the claim that came after it", async () => {
+      const [slow, next, third] = [
+        new RedisSeenStore({ client }),
+        new RedisSeenStore({ client }),
+        new RedisSeenStore({ client }),
+      ];
+      const id = randomUUID();
+      expect(await slow.claim(id, 50)).to.equal('claimed');
+      await new Promise((resolve) => setTimeout(resolve, 80));
+      expect(await next.claim(id, 10_000)).to.equal('claimed');
+      await slow.release(id);
+      expect(await third.claim(id, 10_000)).to.equal('busy');
+    });
+
+    it('should follow the prefix option and refuse a client without set, get and del', async () => {
+      const store = new RedisSeenStore({ client, prefix: 'app1:seen:' });
+      const id = randomUUID();
+      expect(await store.claim(id, 10_000)).to.equal('claimed');
+      expect(await client.exists(`app1:seen:${id}`)).to.equal(1);
+      expect(() => new RedisSeenStore({} as never)).to.throw(TypeError, /client option with set, get and del/);
+      expect(() => new RedisSeenStore({ client: { set: client.set, get: client.get } } as never)).to.throw(TypeError);
+      expect(() => new RedisSeenStore({ client, prefix: 5 } as never)).to.throw(TypeError, /prefix/);
+    });
+
+    describe('behind webhook receivers in two processes', function () {
+      this.timeout(30_000);
+      const children: Receiver[] = [];
+      let first: Receiver;
+      let second: Receiver;
+      before(async () => {
+        [first, second] = await Promise.all([receiver('P1'), receiver('P2')]);
+        children.push(first, second);
+      });
+      after(async () => {
+        await Promise.all(children.map((child) => child.stop()));
+      });
+
+      /** ZignSec posting its webhook for session `id` to one instance, signed. */
+      async function deliver(to: Receiver, id: string): Promise<{ status: number; body: Record<string, unknown> }> {
+        const body = JSON.stringify({ id, state: 'Finished' });
+        const res = await fetch(`${to.url}/`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            [SIGNATURE_HEADER]: signWebhook(body, SECRET, { timestamp: Math.floor(Date.now() / 1000) }),
+          },
+          body,
+        });
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      }
+
+      const runs = (id: string) => children.flatMap((child) => child.runs.filter((run) => run.id === id));
+
+      it('should run onResult once when the same webhook reaches both at the same moment', async () => {
+        for (let round = 0; round < 3; round++) {
+          const id = randomUUID();
+          const answers = await Promise.all([deliver(first, id), deliver(second, id)]);
+          expect(answers.map((a) => a.status).sort(), `round ${round}`).to.deep.equal([200, 409]);
+          // ZignSec retries the 409: a duplicate now, wherever it lands.
+          const again = await Promise.all([deliver(first, id), deliver(second, id)]);
+          expect(
+            again.map((a) => [a.status, a.body.status]),
+            `round ${round}`,
+          ).to.deep.equal([
+            [200, 'duplicate'],
+            [200, 'duplicate'],
+          ]);
+          expect(runs(id), `round ${round}`).to.have.length(1);
+        }
+      });
+
+      it('should retry on the other instance a result whose onResult failed on one, and then run it no more', async () => {
+        const id = `P1-fails-${randomUUID()}`;
+        const failed = await deliver(first, id);
+        expect(failed.status).to.equal(500);
+        const retried = await deliver(second, id);
+        expect(retried).to.deep.include({ status: 200 });
+        expect(retried.body.status).to.equal('ok');
+        expect((await deliver(first, id)).body.status).to.equal('duplicate');
+        expect(runs(id).map((run) => [run.label, run.fail])).to.deep.equal([
+          ['P1', true],
+          ['P2', false],
+        ]);
+      });
+    });
+
+    interface Receiver {
+      url: string;
+      runs: { label: string; id: string; fail: boolean }[];
+      stop(): Promise<void>;
+    }
+
+    /** A webhook receiver in a child process of its own, sharing the Redis server and the secret. */
+    async function receiver(label: string): Promise<Receiver> {
+      const child = fork(fileURLToPath(new URL('./fixtures/webhook-instance.ts', import.meta.url)), [], {
+        execArgv: ['--import', 'tsx'],
+        env: {
+          ...process.env,
+          REDIS_URL: redis.url,
+          ZIGNSEC_URL: stub.url,
+          API_KEY,
+          WEBHOOK_SECRET: SECRET,
+          LABEL: label,
+        },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      const runs: Receiver['runs'] = [];
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${label} did not start`)), 20_000);
+        child.on('message', (message: { event: string; url?: string; label: string; id?: string; fail?: boolean }) => {
+          if (message.event === 'ready') {
+            clearTimeout(timer);
+            resolve(String(message.url));
+          } else if (message.event === 'onResult') {
+            runs.push({ label: message.label, id: String(message.id), fail: message.fail === true });
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`${label} exited with ${code}`)));
+      });
+      return {
+        url,
+        runs,
+        stop: async () => {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          const exited = once(child, 'exit');
+          child.disconnect();
+          await exited;
+        },
+      };
+    }
   });
 
   function base() {

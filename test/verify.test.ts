@@ -172,7 +172,7 @@ describe('verify', () => {
   describe('passReqToCallback', () => {
     it('should give verify the request first, then the profile and done', async () => {
       const calls: { req: Request; profile: ItsMeProfile; done: VerifyCallback }[] = [];
-      const verify: VerifyFunctionWithRequest = (req, profile, done) => {
+      const verify: VerifyFunctionWithRequest<Request> = (req, profile, done) => {
         calls.push({ req, profile, done });
         done(null, { id: profile.id, via: (req.query as Record<string, unknown>).relaystate ? 'callback' : '?' });
       };

@@ -1,0 +1,10 @@
+// Types the per-login `language` of passport.authenticate('itsme', { language }) for @types/passport.
+// passport-itsme's own types do not augment 'passport', so that apps without @types/passport compile.
+import type { ItsMeLanguage } from '../lib/index.js'; // in your app: from 'passport-itsme'
+
+declare module 'passport' {
+  interface AuthenticateOptions {
+    /** itsme: language of the itsme screens for this login. */
+    language?: ItsMeLanguage;
+  }
+}

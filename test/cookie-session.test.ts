@@ -1,0 +1,158 @@
+import { expect } from 'chai';
+import { DEFAULT_PERSONAS, type ItsMeSimulator, startSimulator } from '../lib/simulator/index.js';
+import { type CookieSessionTestApp, readCookieSession, startCookieSessionApp } from './frameworks/cookie-session.js';
+import { answerItsMe, itsmeLogin, json, startItsMe } from './frameworks/login.js';
+import { realNetwork } from './support/guards.js';
+import { browse, CookieJar } from './support/http.js';
+
+const KEY = 'cookie-session-test-key-9d2a';
+const [FLORENT, ANNELEEN] = DEFAULT_PERSONAS;
+
+/** Every string in `value` (keys included) that could be sent back as a relaystate. */
+function relayStateLike(value: unknown, out = new Set<string>()): Set<string> {
+  if (typeof value === 'string') {
+    if (/^[A-Za-z0-9_-]{16,256}$/.test(value)) out.add(value);
+  } else if (value && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value)) {
+      relayStateLike(key, out);
+      relayStateLike(inner, out);
+    }
+  }
+  return out;
+}
+
+function copyOf(jar: CookieJar): CookieJar {
+  const copy = new CookieJar();
+  for (const [name, value] of jar.cookies) copy.cookies.set(name, value);
+  return copy;
+}
+
+describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () => {
+  let restoreNock: () => void;
+  let sim: ItsMeSimulator;
+  const calls: string[] = [];
+  const apps: CookieSessionTestApp[] = [];
+  const resultReads = () => calls.filter((line) => /^GET \/v3\/eid\/itsme\/[^/]+ /.test(line)).length;
+
+  before(async () => {
+    restoreNock = realNetwork();
+    sim = await startSimulator({ apiKey: KEY, log: (line) => calls.push(line) });
+  });
+  after(async () => {
+    await sim.close();
+    restoreNock();
+  });
+  afterEach(async () => {
+    calls.length = 0;
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+  });
+
+  async function start(): Promise<CookieSessionTestApp> {
+    const app = await startCookieSessionApp({ zignsec: { url: sim.url, apiKey: KEY } });
+    apps.push(app);
+    return app;
+  }
+
+  describe('login', () => {
+    it('should log the person in: start, itsme page, approve, callback, then /me shows who they are', async () => {
+      const app = await start();
+      const jar = new CookieJar();
+      const { back } = await itsmeLogin(app.url, jar, { action: 'approve', persona: 'anneleen' });
+      expect(back.location).to.equal('/me');
+      const me = await browse(`${app.url}/me`, jar);
+      expect(me.status).to.equal(200);
+      expect(json(me)).to.deep.equal({ id: ANNELEEN?.sub, displayName: 'Anneleen Peeters' });
+      expect([...jar.cookies.keys()].sort()).to.deep.equal(['session', 'session.sig']);
+    });
+
+    it('should show the person why when they cancel, and not log them in', async () => {
+      const app = await start();
+      const jar = new CookieJar();
+      const { back } = await itsmeLogin(app.url, jar, { action: 'cancel' });
+      expect(back.location).to.equal('/failed');
+      expect(json(await browse(`${app.url}/failed`, jar))).to.deep.equal({
+        messages: ['The itsme login was cancelled.'],
+      });
+      expect((await browse(`${app.url}/me`, jar)).status).to.equal(401);
+      expect(app.verified).to.deep.equal([]);
+    });
+
+    it('should let two tabs of one browser each finish their own login', async () => {
+      const app = await start();
+      const jar = new CookieJar();
+      const one = await startItsMe(app.url, jar);
+      const two = await startItsMe(app.url, jar);
+      const tripTwo = await answerItsMe(two, jar, { action: 'approve', persona: 'anneleen' });
+      const tripOne = await answerItsMe(one, jar, { action: 'approve' });
+      expect((await browse(tripTwo.callbackUrl, jar)).location).to.equal('/me');
+      expect((await browse(tripOne.callbackUrl, jar)).location).to.equal('/me');
+      expect(json(await browse(`${app.url}/me`, jar))).to.deep.equal({
+        id: FLORENT?.sub,
+        displayName: 'Florent Verschueren',
+      });
+      expect(app.verified).to.have.length(2);
+    });
+  });
+
+  describe('replay', () => {
+    it('should refuse a replayed callback with 403 without asking ZignSec, even with the cookie from before the login', async () => {
+      const app = await start();
+      const jar = new CookieJar();
+      const redirectUrl = await startItsMe(app.url, jar);
+      const before = copyOf(jar);
+      const trip = await answerItsMe(redirectUrl, jar, { action: 'approve' });
+      expect((await browse(trip.callbackUrl, jar)).location).to.equal('/me');
+      const reads = resultReads();
+      const status = trip.callbackUrl.replace('/callback?', '/callback/status?');
+      expect((await browse(status, jar)).status, 'with the cookie after the login').to.equal(403);
+      expect((await browse(status, before)).status, 'with the cookie before the login').to.equal(403);
+      expect(resultReads()).to.equal(reads);
+      expect(app.verified).to.have.length(1);
+    });
+
+    it("should refuse another browser's callback with 403 and let the right browser finish", async () => {
+      const app = await start();
+      const owner = new CookieJar();
+      const trip = await answerItsMe(await startItsMe(app.url, owner), owner, { action: 'approve' });
+      const other = new CookieJar();
+      await startItsMe(app.url, other);
+      expect((await browse(trip.callbackUrl.replace('/callback?', '/callback/status?'), other)).status).to.equal(403);
+      expect((await browse(`${app.url}/me`, other)).status).to.equal(401);
+      expect((await browse(trip.callbackUrl, owner)).location).to.equal('/me');
+    });
+  });
+
+  describe('a session the browser can read (issue 10, item 1)', () => {
+    it('should answer 403 to an attacker who completes, with their own readable cookie, a login the victim approved; the victim still logs in', async () => {
+      const app = await start();
+      const victim = new CookieJar();
+      const victimsOwn = await startItsMe(app.url, victim);
+      // The attacker starts a login and reads everything their own cookie holds.
+      const attacker = new CookieJar();
+      const lure = await startItsMe(app.url, attacker);
+      const readable = readCookieSession(attacker.cookies.get('session'));
+      const candidates = relayStateLike(readable);
+      expect(candidates.size, 'strings in the readable cookie').to.be.greaterThan(0);
+      // The victim is sent the attacker's redirectUrl and approves it as themselves.
+      const approved = await answerItsMe(lure, victim, { action: 'approve', persona: 'anneleen' });
+      // The attacker tries every string of their cookie as the relaystate, with their own cookie.
+      for (const candidate of candidates) {
+        const attempt = await browse(
+          `${app.url}/callback/status?relaystate=${encodeURIComponent(candidate)}`,
+          copyOf(attacker),
+        );
+        expect(attempt.status, `attacker with ${candidate}: ${attempt.body}`).to.equal(403);
+      }
+      expect((await browse(`${app.url}/me`, attacker)).status, 'attacker logged in').to.equal(401);
+      expect(app.verified, 'profiles that reached verify').to.deep.equal([]);
+      expect(JSON.stringify(readable)).not.to.include(approved.relayState);
+      // The victim's own login, in their own browser, still completes.
+      const own = await answerItsMe(victimsOwn, victim, { action: 'approve', persona: 'anneleen' });
+      expect((await browse(own.callbackUrl, victim)).location).to.equal('/me');
+      expect(json(await browse(`${app.url}/me`, victim))).to.deep.equal({
+        id: ANNELEEN?.sub,
+        displayName: 'Anneleen Peeters',
+      });
+    });
+  });
+});
