@@ -1,6 +1,17 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import http from 'node:http';
+import { type ZignSecCallContext, zignsecChannel } from './diagnostics.js';
 import { ItsMeError, normalizeErrors, redact, sanitizeCause, type ZignSecErrorEntry } from './errors.js';
-import { parseClaims, toProfile } from './profile.js';
+import { abortedError, InFlightResults } from './in-flight.js';
+import { JSON_LIMITS, withinLimits } from './json-limits.js';
+import {
+  checkSignal,
+  checkTimeout,
+  MAX_DELAY,
+  throwIfAborted,
+  type WaitForResultOptions,
+  waitForResult,
+} from './polling.js';
+import { readClaims, toProfile } from './profile.js';
 import { type Exchange, Transport } from './transport.js';
 import type {
   ItsMeLanguage,
@@ -25,19 +36,16 @@ export interface ItsMeClientOptions {
   timeout?: number;
   /** Largest response body read, in bytes. Default 1 MiB. */
   maxResponseSize?: number;
+  /**
+   * The `http.Agent` (for an `http:` base URL) or `https.Agent` (for `https:`) every ZignSec call goes
+   * through: a private CA (`ca`), a client certificate (`cert`/`key`/`pfx`), or an egress proxy
+   * ({@link createProxyAgent}). Default: a kept-alive agent of the client's own. The agent's own
+   * keep-alive settings then apply.
+   */
+  agent?: http.Agent;
 }
 
-/** Options of {@link ItsMeClient.waitForResult}. */
-export interface WaitForResultOptions {
-  /** Total milliseconds to wait for a final result. */
-  timeout: number;
-  /** First pause between polls, in ms. Default 1000; it grows by half each poll. */
-  interval?: number;
-  /** Longest pause between polls, in ms. Default 5000. */
-  maxInterval?: number;
-  /** Stops the wait; the promise rejects with `ERR_ITSME_ABORTED`. */
-  signal?: AbortSignal;
-}
+export { isFinal, MAX_DELAY, type WaitForResultOptions } from './polling.js';
 
 const HOSTS: Record<ZignSecEnvironment, string> = {
   test: 'https://test.zignsec.com',
@@ -45,9 +53,6 @@ const HOSTS: Record<ZignSecEnvironment, string> = {
 };
 
 const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
-
-/** Longest delay Node's timers honour (2^31 - 1 ms); beyond it they fire after 1 ms. @internal */
-export const MAX_DELAY = 2_147_483_647;
 
 /** What an `Authorization` header value can carry unchanged: visible ASCII, inner spaces allowed. */
 const API_KEY = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
@@ -77,6 +82,18 @@ export function checkClientOptions(owner: string, options: Partial<ItsMeClientOp
   if (options.timeout !== undefined && options.timeout > MAX_DELAY) {
     throw new TypeError(`${owner} timeout option must be at most ${MAX_DELAY} ms`);
   }
+  const agent = options.agent;
+  if (agent !== undefined) {
+    if (!(agent instanceof http.Agent))
+      throw new TypeError(`${owner} agent option must be an http.Agent or https.Agent`);
+    const protocol = new URL(options.baseURL ?? HOSTS[options.environment ?? 'test']).protocol;
+    const agentProtocol = (agent as { protocol?: unknown }).protocol;
+    if (typeof agentProtocol === 'string' && agentProtocol !== protocol) {
+      throw new TypeError(
+        `${owner} agent option is an agent for ${agentProtocol} but ZignSec is reached over ${protocol}`,
+      );
+    }
+  }
 }
 
 /** @internal */
@@ -90,10 +107,10 @@ export function isHttpUrl(value: unknown): value is string {
   }
 }
 
-/** `true` when the result is the end of the flow: finished, or failed with errors. */
-export function isFinal(result: Pick<ItsMeResult, 'state' | 'errors'>): boolean {
-  return result.errors.length > 0 || result.state.toLowerCase() === 'finished';
-}
+/** Longest `redirectUrl` passed to the browser. */
+const MAX_REDIRECT_URL = 8192;
+/** Control characters (C0, DEL, C1): never in a URL sent to a browser. */
+const CONTROL = /\p{Cc}/u;
 
 /**
  * A small client for ZignSec's itsme API (v3): start a session, read its result, wait for a final
@@ -110,9 +127,9 @@ export class ItsMeClient {
   /** @internal */
   #apiKey: string;
   /** @internal */
-  #transport = new Transport();
+  #transport: Transport;
   /** @internal */
-  #inFlight = new Map<string, InFlight>();
+  #results: InFlightResults;
 
   constructor(options: ItsMeClientOptions) {
     if (!options || typeof options !== 'object') throw new TypeError('ItsMeClient requires an options object');
@@ -121,23 +138,39 @@ export class ItsMeClient {
     this.baseURL = (options.baseURL ?? HOSTS[options.environment ?? 'test']).replace(/\/+$/, '');
     this.timeout = options.timeout ?? 10_000;
     this.maxResponseSize = options.maxResponseSize ?? 1024 * 1024;
+    this.#transport = new Transport(`${this.baseURL}/v3/eid/itsme`, this.maxResponseSize, options.agent);
+    this.#results = new InFlightResults((id, timeout, signal) => this.#fetchResult(id, timeout, signal));
   }
 
   /**
-   * Starts an itsme session: `POST /v3/eid/itsme`. Never retried.
-   * @throws {ItsMeError} on a non-2xx status, a body that is not JSON, a non-empty `errors`, or a
-   *   missing `id`/`redirectUrl`.
+   * Starts an itsme session: `POST /v3/eid/itsme`. Never retried. The `redirectUrl` returned is
+   * ZignSec's, normalised (`new URL(...).href`).
+   * @throws {ItsMeError} on a non-2xx status, a body that is not JSON, a non-empty `errors`, a
+   *   missing `id`, or a `redirectUrl` that is missing, not http(s), holds control characters or is
+   *   longer than 8 KiB (`ERR_ZIGNSEC_BAD_RESPONSE`).
    */
-  async start(request: StartRequest = {}, options: { signal?: AbortSignal } = {}): Promise<StartResponse> {
+  start(request: StartRequest = {}, options: { signal?: AbortSignal } = {}): Promise<StartResponse> {
     const body: Record<string, string> = {};
     for (const key of ['relaystate', 'target', 'targetError', 'language', 'webhook'] as const) {
       const value = request[key];
       if (value !== undefined) body[key] = value;
     }
     if (body.language !== undefined && !LANGUAGES.includes(body.language as ItsMeLanguage)) {
-      throw new TypeError(`language must be one of ${LANGUAGES.join(', ')}`);
+      return Promise.reject(new TypeError(`language must be one of ${LANGUAGES.join(', ')}`));
     }
-    const { status, json } = await this.#call('POST', '', body, this.timeout, options.signal);
+    const signal = options?.signal;
+    try {
+      checkSignal('start', signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (!tracing()) return this.#start(JSON.stringify(body), signal, undefined);
+    const context: ZignSecCallContext = { method: 'POST', path: '/v3/eid/itsme' };
+    return traced(context, () => this.#start(JSON.stringify(body), signal, context));
+  }
+
+  async #start(body: string, signal: AbortSignal | undefined, context: ZignSecCallContext | undefined) {
+    const { status, json } = await this.#call('POST', '', body, this.timeout, signal, context);
     const errors = this.#errors(json.errors);
     if (!isOk(status)) throw httpError('start', status, errors);
     if (errors.length > 0) {
@@ -146,11 +179,12 @@ export class ItsMeClient {
         errors,
       });
     }
-    const { id, redirectUrl } = json;
+    const id = json.id;
     if (typeof id !== 'string' || !SESSION_ID.test(id)) {
       throw new ItsMeError('ERR_ZIGNSEC_BAD_RESPONSE', 'ZignSec start response has no valid id', { status });
     }
-    if (!isHttpUrl(redirectUrl)) {
+    const redirectUrl = browserUrl(json.redirectUrl);
+    if (redirectUrl === undefined) {
       throw new ItsMeError('ERR_ZIGNSEC_BAD_RESPONSE', 'ZignSec start response has no valid redirectUrl', {
         status,
       });
@@ -162,17 +196,25 @@ export class ItsMeClient {
    * Reads a session's result once: `GET /v3/eid/itsme/{id}`. A result that holds `errors` (cancel,
    * expiry) is returned, not thrown: check `errors` and {@link isFinal}. Concurrent calls for the same
    * id share one request; a caller whose `signal` fires leaves at once with `ERR_ITSME_ABORTED`, and
-   * the shared request is cancelled only when every caller has left.
-   * @throws {ItsMeError} on a non-2xx status, a body that is not JSON, or a result for another id.
+   * the shared request is cancelled only when every caller has left. `timeout` (an integer of ms,
+   * default the client's) limits a request this call starts.
+   * @throws {ItsMeError} on a non-2xx status, a body that is not JSON or exceeds the nesting and size
+   *   limits, or a result for another id.
+   * @throws {TypeError} (as a rejection) on a malformed id or options.
    */
   getResult(id: string, options: { signal?: AbortSignal; timeout?: number } = {}): Promise<ItsMeResult> {
     if (typeof id !== 'string' || !SESSION_ID.test(id)) {
       return Promise.reject(new TypeError('getResult requires a ZignSec session id'));
     }
-    if (options.signal?.aborted) return Promise.reject(abortedError());
-    let entry = this.#inFlight.get(id);
-    if (!entry || entry.controller.signal.aborted) entry = this.#launch(id, options.timeout ?? this.timeout, entry);
-    return joinInFlight(entry, options.signal);
+    const { signal, timeout } = options ?? {};
+    try {
+      if (timeout !== undefined) checkTimeout('getResult', timeout);
+      checkSignal('getResult', signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (signal?.aborted) return Promise.reject(abortedError());
+    return this.#results.read(id, timeout ?? this.timeout, signal);
   }
 
   /**
@@ -180,72 +222,24 @@ export class ItsMeClient {
    * pause between polls and at most one request in flight per id (concurrent waits on one id share
    * it). 5xx answers, network errors and call time-outs are retried within the budget. The `signal`
    * is honoured at once, during a pause or a request.
+   * @throws {TypeError} (as a rejection) when `timeout` is not an integer from 1 to 2^31 - 1, or
+   *   `interval`/`maxInterval` is not a number of ms from 100 to 2^31 - 1.
    * @throws {ItsMeError} `ERR_ITSME_PENDING_TIMEOUT` when ZignSec kept answering "not final" until
    *   `timeout`; `ERR_ITSME_ABORTED` when `signal` fires; the last transient error (or
    *   `ERR_ZIGNSEC_TIMEOUT`) when ZignSec never gave an answer in time.
    */
   async waitForResult(id: string, options: WaitForResultOptions): Promise<ItsMeResult> {
-    const { timeout, signal } = options ?? ({} as WaitForResultOptions);
-    if (!(Number.isFinite(timeout) && timeout > 0)) throw new TypeError('waitForResult requires a timeout option');
-    if (timeout > MAX_DELAY) throw new TypeError(`waitForResult timeout option must be at most ${MAX_DELAY} ms`);
-    for (const name of ['interval', 'maxInterval'] as const) {
-      const value = options[name];
-      if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
-        throw new TypeError(`waitForResult ${name} option must be a positive number`);
-      }
-    }
-    let pause = options.interval ?? 1000;
-    const maxPause = options.maxInterval ?? 5000;
-    const deadline = Date.now() + timeout;
-    let lastError: ItsMeError | undefined;
-    let answered = false;
-    const expired = () =>
-      lastError ??
-      (answered
-        ? new ItsMeError('ERR_ITSME_PENDING_TIMEOUT', `itsme session was not finished within ${timeout} ms`)
-        : new ItsMeError('ERR_ZIGNSEC_TIMEOUT', `ZignSec did not answer within ${timeout} ms`));
-    for (;;) {
-      throwIfAborted(signal);
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw expired();
-      const poll = pollSignal(remaining, signal);
-      try {
-        const result = await this.getResult(id, { signal: poll.signal });
-        lastError = undefined;
-        answered = true;
-        if (isFinal(result)) return result;
-      } catch (err) {
-        throwIfAborted(signal);
-        if (poll.timedOut()) throw expired();
-        if (!isTransient(err)) throw err;
-        lastError = err;
-      } finally {
-        poll.dispose();
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw expired();
-      try {
-        await sleep(Math.min(pause, left), undefined, { signal });
-      } catch {
-        throwIfAborted(signal);
-      }
-      pause = Math.min(maxPause, Math.round(pause * 1.5));
-    }
-  }
-
-  #launch(id: string, timeout: number, previous: InFlight | undefined): InFlight {
-    const controller = new AbortController();
-    const ready = previous ? previous.promise.then(noop, noop) : Promise.resolve();
-    const entry: InFlight = {
-      controller,
-      waiters: 0,
-      promise: ready.then(() => this.#fetchResult(id, timeout, controller.signal)),
-    };
-    entry.promise.then(noop, noop).finally(() => {
-      if (this.#inFlight.get(id) === entry) this.#inFlight.delete(id);
-    });
-    this.#inFlight.set(id, entry);
-    return entry;
+    if (typeof id !== 'string' || !SESSION_ID.test(id))
+      throw new TypeError('waitForResult requires a ZignSec session id');
+    return waitForResult(
+      {
+        timeout: this.timeout,
+        busy: (key) => this.#results.busy(key),
+        read: (key, t, s) => this.#results.read(key, t, s),
+      },
+      id,
+      options,
+    );
   }
 
   /** Maps a finished result to a Passport profile (the mapping the strategy uses). */
@@ -253,22 +247,42 @@ export class ItsMeClient {
     return toProfile(result);
   }
 
-  async #fetchResult(id: string, timeout: number, signal?: AbortSignal): Promise<ItsMeResult> {
-    const { status, json, text } = await this.#call('GET', `/${id}`, undefined, timeout, signal);
+  #fetchResult(id: string, timeout: number, signal: AbortSignal | undefined): Promise<ItsMeResult> {
+    if (!tracing()) return this.#result(id, timeout, signal, undefined);
+    const context: ZignSecCallContext = { method: 'GET', path: '/v3/eid/itsme/{id}', sessionId: id };
+    return traced(context, () => this.#result(id, timeout, signal, context));
+  }
+
+  async #result(
+    id: string,
+    timeout: number,
+    signal: AbortSignal | undefined,
+    context: ZignSecCallContext | undefined,
+  ): Promise<ItsMeResult> {
+    const { status, json, text } = await this.#call('GET', `/${id}`, undefined, timeout, signal, context);
     const errors = this.#errors(json.errors);
     if (!isOk(status)) throw httpError('result', status, errors);
     const failedWithoutId = (json.id === undefined || json.id === null) && errors.length > 0;
     if (json.id !== id && !failedWithoutId) {
       throw new ItsMeError('ERR_ITSME_ID_MISMATCH', 'ZignSec returned the result of another session', { status });
     }
+    const claims = readClaims(json.providerData);
+    if (claims === 'too-complex') {
+      throw new ItsMeError(
+        'ERR_ZIGNSEC_BAD_RESPONSE',
+        `ZignSec result providerData is nested deeper than ${JSON_LIMITS.claimsDepth} levels or holds more than ${JSON_LIMITS.claimsValues} values`,
+        { status },
+      );
+    }
     const identity = json.identity;
     const result: ItsMeResult = {
       id,
       state: typeof json.state === 'string' ? json.state : '',
       errors,
-      providerData: parseClaims(json.providerData),
+      providerData: claims === 'invalid' ? null : claims,
       raw: text,
     };
+    if (claims === 'invalid') result.providerDataInvalid = true;
     if (identity && typeof identity === 'object' && !Array.isArray(identity)) {
       result.identity = identity as ZignSecIdentity;
     }
@@ -278,15 +292,16 @@ export class ItsMeClient {
   async #call(
     method: 'GET' | 'POST',
     path: string,
-    body: object | undefined,
+    body: string | undefined,
     timeout: number,
     signal: AbortSignal | undefined,
+    context: ZignSecCallContext | undefined,
   ): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
     throwIfAborted(signal);
     const what = method === 'POST' ? 'start' : 'result';
     let response: Exchange;
     try {
-      response = await this.#exchange(method, path, body, timeout, signal);
+      response = await this.#transport.send(method, path, this.#apiKey, body, timeout, signal);
     } catch (err) {
       if ((err as { code?: unknown }).code === 'ERR_RESPONSE_TOO_LARGE') {
         throw new ItsMeError(
@@ -296,61 +311,43 @@ export class ItsMeClient {
       }
       throw this.#wrap(err, what);
     }
+    const status = response.statusCode;
+    if (context) context.status = status;
     const text = response.body;
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
-      if (!isOk(response.statusCode)) throw httpError(what, response.statusCode, []);
+      if (!isOk(status)) throw httpError(what, status, []);
       // Not JSON.parse's message: it quotes the start of the body, which may echo the key.
-      const type = redact(String(response.headers['content-type'] ?? 'no content-type'), this.#apiKey).slice(0, 100);
+      const type = redact(response.contentType ?? 'no content-type', this.#apiKey).slice(0, 100);
       throw new ItsMeError(
         'ERR_ZIGNSEC_BAD_RESPONSE',
-        `ZignSec ${what} response (HTTP ${response.statusCode}, ${type}, ${text.length} characters) is not JSON`,
-        { status: response.statusCode },
+        `ZignSec ${what} response (HTTP ${status}, ${type}, ${text.length} characters) is not JSON`,
+        { status },
       );
     }
     if (!json || typeof json !== 'object' || Array.isArray(json)) {
-      if (!isOk(response.statusCode)) throw httpError(what, response.statusCode, []);
+      if (!isOk(status)) throw httpError(what, status, []);
       throw new ItsMeError(
         'ERR_ZIGNSEC_BAD_RESPONSE',
-        `ZignSec ${what} response (HTTP ${response.statusCode}) is not a JSON object`,
-        { status: response.statusCode },
+        `ZignSec ${what} response (HTTP ${status}) is not a JSON object`,
+        {
+          status,
+        },
       );
     }
-    return { status: response.statusCode, json: json as Record<string, unknown>, text };
-  }
-
-  #exchange(
-    method: 'GET' | 'POST',
-    path: string,
-    body: object | undefined,
-    timeout: number,
-    signal: AbortSignal | undefined,
-  ): Promise<Exchange> {
-    const headers: Record<string, string | number> = {
-      authorization: this.#apiKey,
-      accept: 'application/json',
-      'user-agent': 'passport-itsme',
-    };
-    let payload: Buffer | undefined;
-    if (body !== undefined) {
-      payload = Buffer.from(JSON.stringify(body));
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = payload.length;
+    if (!withinLimits(json, JSON_LIMITS.responseDepth, JSON_LIMITS.responseValues)) {
+      throw new ItsMeError(
+        'ERR_ZIGNSEC_BAD_RESPONSE',
+        `ZignSec ${what} response (HTTP ${status}) is nested deeper than ${JSON_LIMITS.responseDepth} levels or holds more than ${JSON_LIMITS.responseValues} values`,
+        { status },
+      );
     }
-    return this.#transport.send({
-      method,
-      url: `${this.baseURL}/v3/eid/itsme${path}`,
-      headers,
-      ...(payload ? { body: payload } : {}),
-      timeout,
-      ...(signal ? { signal } : {}),
-      maxResponseSize: this.maxResponseSize,
-    });
+    return { status, json: json as Record<string, unknown>, text };
   }
 
-  /** ZignSec's error list, normalised, with the API key cut out should ZignSec echo it. */
+  /** ZignSec's error list, normalised and bounded, with the API key cut out should ZignSec echo it. */
   #errors(value: unknown): ZignSecErrorEntry[] {
     return normalizeErrors(value, this.#apiKey);
   }
@@ -372,6 +369,66 @@ export class ItsMeClient {
   }
 }
 
+/** ZignSec's `redirectUrl` as the browser gets it (normalised), or `undefined` when it is not fit for that. */
+function browserUrl(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > MAX_REDIRECT_URL || CONTROL.test(value)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.hostname === '') return undefined;
+  const href = url.href;
+  return href.length > MAX_REDIRECT_URL ? undefined : href;
+}
+
+/** `true` when someone listens on the `passport-itsme:zignsec` tracing channel. */
+function tracing(): boolean {
+  return (zignsecChannel as unknown as { hasSubscribers: boolean }).hasSubscribers;
+}
+
+/**
+ * Runs one ZignSec call inside the tracing channel: `start`, `end`, then `asyncStart`/`asyncEnd`
+ * (after `error` on failure), with `duration` set before them. The resolved value is not put in the
+ * context: it holds the person's data.
+ */
+function traced<T>(context: ZignSecCallContext, run: () => Promise<T>): Promise<T> {
+  const began = performance.now();
+  const finish = (): void => {
+    context.duration = performance.now() - began;
+  };
+  return zignsecChannel.start.runStores(context, () => {
+    let promise: Promise<T>;
+    try {
+      promise = run();
+    } catch (err) {
+      finish();
+      context.error = err;
+      zignsecChannel.error.publish(context);
+      throw err;
+    } finally {
+      zignsecChannel.end.publish(context);
+    }
+    return promise.then(
+      (value) => {
+        finish();
+        zignsecChannel.asyncStart.publish(context);
+        zignsecChannel.asyncEnd.publish(context);
+        return value;
+      },
+      (err: unknown) => {
+        finish();
+        context.error = err;
+        zignsecChannel.error.publish(context);
+        zignsecChannel.asyncStart.publish(context);
+        zignsecChannel.asyncEnd.publish(context);
+        throw err;
+      },
+    );
+  });
+}
+
 function httpError(what: string, status: number, errors: ZignSecErrorEntry[]): ItsMeError {
   const detail = errors.length ? `: ${codes(errors)}` : '';
   const hint = status === 401 || status === 403 ? ' (check the API key and the IP allow-list)' : '';
@@ -385,77 +442,8 @@ function isOk(status: number): boolean {
   return status >= 200 && status <= 299;
 }
 
+/** ZignSec's codes for a message, at most 500 characters of them. */
 function codes(errors: { code: string; description?: string }[]): string {
-  return errors.map((e) => (e.description ? `${e.code} (${e.description})` : e.code)).join(', ');
-}
-
-function isTransient(err: unknown): err is ItsMeError {
-  if (!(err instanceof ItsMeError)) return false;
-  if (err.code === 'ERR_ZIGNSEC_NETWORK' || err.code === 'ERR_ZIGNSEC_TIMEOUT') return true;
-  return err.code === 'ERR_ZIGNSEC_HTTP_STATUS' && (err.status ?? 0) >= 500;
-}
-
-function abortedError(): ItsMeError {
-  return new ItsMeError('ERR_ITSME_ABORTED', 'Waiting for the itsme result was aborted');
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw abortedError();
-}
-
-function noop(): void {}
-
-/** One shared `GET` for an id. @internal */
-interface InFlight {
-  promise: Promise<ItsMeResult>;
-  controller: AbortController;
-  waiters: number;
-}
-
-/** Waits for a shared request; leaving on `signal` cancels the request once nobody waits. */
-function joinInFlight(entry: InFlight, signal: AbortSignal | undefined): Promise<ItsMeResult> {
-  entry.waiters += 1;
-  return new Promise<ItsMeResult>((resolve, reject) => {
-    let left = false;
-    const leave = (): boolean => {
-      if (left) return false;
-      left = true;
-      signal?.removeEventListener('abort', onAbort);
-      entry.waiters -= 1;
-      return true;
-    };
-    const onAbort = (): void => {
-      if (!leave()) return;
-      if (entry.waiters === 0) entry.controller.abort();
-      reject(abortedError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    entry.promise.then(
-      (result) => leave() && resolve(result),
-      (err: unknown) => leave() && reject(err),
-    );
-  });
-}
-
-/** A signal for one poll: fires on the caller's `signal` or when the wait's time is up. */
-function pollSignal(
-  remaining: number,
-  signal: AbortSignal | undefined,
-): { signal: AbortSignal; timedOut(): boolean; dispose(): void } {
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, remaining);
-  const onAbort = () => controller.abort();
-  signal?.addEventListener('abort', onAbort, { once: true });
-  return {
-    signal: controller.signal,
-    timedOut: () => timedOut,
-    dispose: () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    },
-  };
+  const text = errors.map((e) => (e.description ? `${e.code} (${e.description})` : e.code)).join(', ');
+  return text.length > 500 ? `${text.slice(0, 500)}...` : text;
 }

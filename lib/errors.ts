@@ -78,14 +78,18 @@ export function redact(text: string, secret: string): string {
   return secret ? text.split(secret).join('[redacted]') : text;
 }
 
+/** Most entries kept of ZignSec's `errors` list, so no failure message or session grows with it. */
+const MAX_ERRORS = 10;
+
 /**
  * Normalises ZignSec's `errors` field: objects `{code, description}` and, as older APIs send, plain
- * strings. Anything else becomes `UNKNOWN`.
+ * strings. Anything else becomes `UNKNOWN`. Only the first 10 entries are kept, codes cut to 200
+ * characters and descriptions to 1,000.
  * @internal
  */
 export function normalizeErrors(value: unknown, secret = ''): ZignSecErrorEntry[] {
   if (value === undefined || value === null) return [];
-  const list = Array.isArray(value) ? value : [value];
+  const list = Array.isArray(value) ? value.slice(0, MAX_ERRORS) : [value];
   return list.map((entry): ZignSecErrorEntry => {
     if (typeof entry === 'string') return { code: redact(entry, secret).slice(0, 200) || 'UNKNOWN' };
     if (entry && typeof entry === 'object') {

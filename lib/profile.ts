@@ -1,21 +1,58 @@
 import { ItsMeError } from './errors.js';
+import { JSON_LIMITS, withinLimits } from './json-limits.js';
 import type { ItsMeAddress, ItsMeAddressClaim, ItsMeClaims, ItsMeProfile, ItsMeResult } from './types.js';
+
+/** Longest `sub` or personal number taken as `profile.id`. */
+const MAX_ID_LENGTH = 255;
+/** Longest text claim copied into the profile; longer ones are left out. */
+const MAX_TEXT_LENGTH = 2048;
+/** Longest `photo` claim (base64 JPEG) copied into the profile. */
+const MAX_PHOTO_LENGTH = 512 * 1024;
+
+/**
+ * What ZignSec's `providerData` holds: the claims, `null` when it sent none (absent or JSON `null`),
+ * `'invalid'` when it sent something that is not a JSON object, `'too-complex'` when the claims exceed
+ * the nesting or size limits. @internal
+ */
+export function readClaims(value: unknown): ItsMeClaims | null | 'invalid' | 'too-complex' {
+  if (value === undefined || value === null) return null;
+  let parsed: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return 'invalid';
+    }
+  }
+  if (!isObject(parsed)) return 'invalid';
+  return withinLimits(parsed, JSON_LIMITS.claimsDepth, JSON_LIMITS.claimsValues)
+    ? (parsed as ItsMeClaims)
+    : 'too-complex';
+}
 
 /**
  * Parses ZignSec's `providerData`: a JSON string of itsme claims (or, tolerated, an object already).
- * Anything else, or a string that is not a JSON object, gives `null`. Never throws.
+ * Anything else, a string that is not a JSON object, or claims nested deeper than 16 levels or holding
+ * more than 1,000 values give `null`. Never throws.
  */
 export function parseClaims(value: unknown): ItsMeClaims | null {
-  const parsed = typeof value === 'string' ? parseObject(value) : value;
-  return isObject(parsed) ? (parsed as ItsMeClaims) : null;
+  const claims = readClaims(value);
+  return typeof claims === 'string' ? null : claims;
 }
 
 /**
  * Maps an itsme result to a Passport profile. Names, e-mail, phone and birth date come from the itsme
- * claims in `providerData`; ZignSec's `identity` block is used only when `providerData` is missing or
- * unreadable, since its name fields are known to be wrong.
+ * claims in `providerData`; ZignSec's `identity` block is used only when ZignSec sent no `providerData`,
+ * since its name fields are known to be wrong. Text claims longer than 2,048 characters (the photo:
+ * 512 KiB) are left out.
  *
- * @throws {ItsMeError} `ERR_ITSME_NO_SUBJECT` when the result has neither `sub` nor a personal number.
+ * `profile.id` is the `sub` claim. The personal number (`identity.personalNumber`) stands in for it
+ * only when the claims are a JSON object with no `sub` key at all, or when ZignSec sent no
+ * `providerData` at all.
+ *
+ * @throws {ItsMeError} `ERR_ITSME_NO_SUBJECT` when `sub` is present but not a non-empty string (of at
+ *   most 255 characters), when `providerData` was sent but is not a JSON object
+ *   ({@link ItsMeResult.providerDataInvalid}), or when neither `sub` nor a personal number is there.
  */
 export function toProfile(result: ItsMeResult): ItsMeProfile {
   const claims = isObject(result.providerData) ? result.providerData : null;
@@ -23,10 +60,16 @@ export function toProfile(result: ItsMeResult): ItsMeProfile {
   const fromIdentity = claims === null;
   const c: Record<string, unknown> = claims ?? {};
 
-  const id = str(c.sub) ?? str(identity.personalNumber);
-  if (!id) {
-    throw new ItsMeError('ERR_ITSME_NO_SUBJECT', 'The itsme result holds no subject identifier (sub)');
+  let id: string | undefined;
+  if (claims !== null && Object.hasOwn(claims, 'sub')) {
+    id = str(claims.sub, MAX_ID_LENGTH);
+    if (!id) throw noSubject('The itsme claims hold a sub that is not a non-empty string');
+  } else if (claims === null && result.providerDataInvalid === true) {
+    throw noSubject('ZignSec sent providerData that is not a JSON object, so the itsme subject (sub) is unknown');
+  } else {
+    id = str(identity.personalNumber, MAX_ID_LENGTH);
   }
+  if (!id) throw noSubject('The itsme result holds no subject identifier (sub)');
 
   const givenName = str(c.given_name) ?? (fromIdentity ? str(identity.firstName) : undefined);
   const familyName = str(c.family_name) ?? (fromIdentity ? str(identity.lastName) : undefined);
@@ -68,16 +111,20 @@ export function toProfile(result: ItsMeResult): ItsMeProfile {
   set(profile, 'nationality', str(c.nationality));
   set(profile, 'placeOfBirth', str(c.place_of_birth));
   set(profile, 'cityOfBirth', str(c.city_of_birth));
-  set(profile, 'photo', str(c.photo));
-  addEid(profile, c);
+  set(profile, 'photo', str(c.photo, MAX_PHOTO_LENGTH));
+  if (claims !== null) addEid(profile, claims);
   return profile;
+}
+
+function noSubject(message: string): ItsMeError {
+  return new ItsMeError('ERR_ITSME_NO_SUBJECT', message);
 }
 
 function toAddress(claims: Record<string, unknown>, raw: string | undefined): ItsMeAddress | undefined {
   const parsed = claims.ParsedAddress;
   const claim = isObject(parsed)
     ? (parsed as ItsMeAddressClaim)
-    : typeof claims.address === 'string'
+    : typeof claims.address === 'string' && claims.address.length <= MAX_TEXT_LENGTH
       ? parseObject(claims.address)
       : claims.address;
   const out: ItsMeAddress = {};
@@ -126,8 +173,9 @@ function set<T extends object, K extends keyof T>(target: T, key: K, value: T[K]
   if (value !== undefined) target[key] = value;
 }
 
-function str(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
+/** A trimmed, non-empty string of at most `max` characters, else `undefined`. */
+function str(value: unknown, max = MAX_TEXT_LENGTH): string | undefined {
+  if (typeof value !== 'string' || value.length > max) return undefined;
   const trimmed = value.trim();
   return trimmed === '' ? undefined : trimmed;
 }

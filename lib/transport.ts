@@ -1,4 +1,4 @@
-import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import http, { type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
 
 /**
@@ -6,75 +6,110 @@ import https from 'node:https';
  * timeout (5 s for Node servers, often more) can close one just as a start POST, which is never
  * retried, is written to it. A shorter `Keep-Alive: timeout=N` hint from the server wins. @internal
  */
-const IDLE_SOCKET_TIMEOUT = 4000;
-
-/** One HTTP request as the client sends it. @internal */
-export interface ExchangeRequest {
-  method: 'GET' | 'POST';
-  url: string;
-  headers: OutgoingHttpHeaders;
-  body?: Buffer;
-  /** Milliseconds for the whole exchange, body included. */
-  timeout: number;
-  signal?: AbortSignal;
-  /** Largest body read; beyond it the connection is cut. */
-  maxResponseSize: number;
-}
+export const IDLE_SOCKET_TIMEOUT = 4000;
 
 /** What is kept of a response. @internal */
 export interface Exchange {
   statusCode: number;
-  headers: IncomingHttpHeaders;
+  contentType: string | undefined;
   body: string;
 }
 
+const GET_HEADERS: OutgoingHttpHeaders = { accept: 'application/json', 'user-agent': 'passport-itsme' };
+const POST_HEADERS: OutgoingHttpHeaders = { ...GET_HEADERS, 'content-type': 'application/json' };
+
 /**
- * The client's HTTP layer: `node:http`/`node:https` with kept-alive connections, a time limit on the
- * whole exchange, an abort signal, a cap on the body read, and no redirects followed. Errors are plain
- * Node errors with a `code` (`ETIMEDOUT`, `ABORT_ERR`, `ERR_RESPONSE_TOO_LARGE`, `ECONNRESET`, ...).
+ * The client's HTTP layer for one origin: `node:http`/`node:https` with kept-alive connections (or
+ * the agent the app gave), a time limit on the whole exchange, an abort signal, a cap on the body
+ * read, and no redirects followed. Errors are plain Node errors with a `code` (`ETIMEDOUT`,
+ * `ABORT_ERR`, `ERR_RESPONSE_TOO_LARGE`, `ECONNRESET`, ...).
+ *
+ * The origin is parsed once. `Authorization` is set on the request after it is created, not passed
+ * in its options, so Node's `NODE_DEBUG=http` output (which prints the options of each new
+ * connection) never holds the API key.
  * @internal
  */
 export class Transport {
-  #http = new http.Agent({ keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_TIMEOUT });
-  #https = new https.Agent({ keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_TIMEOUT });
+  /** The URL paths are appended to. */
+  readonly baseURL: string;
+  /** Largest body read, in bytes. */
+  readonly maxResponseSize: number;
+  readonly #request: typeof http.request;
+  readonly #hostname: string;
+  readonly #port: number;
+  readonly #basePath: string;
+  readonly #agent: http.Agent;
 
-  send(request: ExchangeRequest): Promise<Exchange> {
+  constructor(baseURL: string, maxResponseSize: number, agent?: http.Agent) {
+    const url = new URL(baseURL);
+    const secure = url.protocol === 'https:';
+    this.#request = secure ? https.request : http.request;
+    this.#hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    this.#port = url.port ? Number(url.port) : secure ? 443 : 80;
+    this.#basePath = url.pathname.replace(/\/+$/, '');
+    this.baseURL = baseURL;
+    this.maxResponseSize = maxResponseSize;
+    this.#agent =
+      agent ?? new (secure ? https : http).Agent({ keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_TIMEOUT });
+  }
+
+  /**
+   * One exchange: `path` is appended to the base URL's path; `body` is sent as JSON; `timeout` covers
+   * the whole exchange, body included.
+   */
+  send(
+    method: 'GET' | 'POST',
+    path: string,
+    authorization: string,
+    body: string | undefined,
+    timeout: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Exchange> {
     return new Promise((resolve, reject) => {
-      const url = new URL(request.url);
-      const secure = url.protocol === 'https:';
+      const max = this.maxResponseSize;
       let settled = false;
       const settle = (err: Error | undefined, value?: Exchange): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        request.signal?.removeEventListener('abort', onAbort);
+        if (signal) signal.removeEventListener('abort', onAbort);
         if (err) {
           req.destroy();
           reject(err);
         } else resolve(value as Exchange);
       };
       const onAbort = (): void => settle(failure('The operation was aborted', 'ABORT_ERR', 'AbortError'));
-      const req = (secure ? https : http).request(
-        url,
-        { method: request.method, headers: request.headers, agent: secure ? this.#https : this.#http },
+      const req = this.#request(
+        {
+          hostname: this.#hostname,
+          port: this.#port,
+          path: this.#basePath + path,
+          method,
+          headers: body === undefined ? GET_HEADERS : POST_HEADERS,
+          agent: this.#agent,
+        },
         (res) => {
-          const chunks: Buffer[] = [];
+          let first: Buffer | undefined;
+          let chunks: Buffer[] | undefined;
           let size = 0;
           res.on('data', (chunk: Buffer) => {
             size += chunk.length;
-            if (size > request.maxResponseSize) {
-              settle(failure(`response is larger than ${request.maxResponseSize} bytes`, 'ERR_RESPONSE_TOO_LARGE'));
+            if (size > max) {
+              settle(failure(`response is larger than ${max} bytes`, 'ERR_RESPONSE_TOO_LARGE'));
               return;
             }
-            chunks.push(chunk);
+            if (first === undefined) first = chunk;
+            else if (chunks === undefined) chunks = [first, chunk];
+            else chunks.push(chunk);
           });
-          res.on('end', () =>
+          res.on('end', () => {
+            const bytes = chunks ? Buffer.concat(chunks, size) : first;
             settle(undefined, {
               statusCode: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString('utf8'),
-            }),
-          );
+              contentType: res.headers['content-type'],
+              body: bytes ? bytes.toString('utf8') : '',
+            });
+          });
           res.on('error', (err) => settle(err));
           res.on('close', () => {
             if (!res.complete) settle(failure('the connection closed before the response ended', 'ECONNRESET'));
@@ -82,20 +117,22 @@ export class Transport {
         },
       );
       const timer = setTimeout(
-        () => settle(failure(`no complete answer within ${request.timeout} ms`, 'ETIMEDOUT', 'TimeoutError')),
-        request.timeout,
+        () => settle(failure(`no complete answer within ${timeout} ms`, 'ETIMEDOUT', 'TimeoutError')),
+        timeout,
       );
+      req.setHeader('authorization', authorization);
       req.on('error', (err) => settle(err));
       // Without this listener Node drops the socket of a 101 answer and the request waits for its timer.
       req.on('upgrade', (_res, socket) => {
         socket.destroy();
         settle(failure('the server switched protocols (HTTP 101) instead of answering', 'ERR_UNEXPECTED_UPGRADE'));
       });
-      if (request.signal) {
-        if (request.signal.aborted) onAbort();
-        else request.signal.addEventListener('abort', onAbort, { once: true });
+      if (signal) {
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
       }
-      req.end(request.body);
+      // With the whole body given to end(), Node sends its Content-Length itself.
+      req.end(body);
     });
   }
 }

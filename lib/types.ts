@@ -88,6 +88,12 @@ export interface ItsMeResult {
   errors: ZignSecErrorEntry[];
   identity?: ZignSecIdentity;
   providerData: ItsMeClaims | null;
+  /**
+   * `true` when ZignSec sent a `providerData` that is not a JSON object (not JSON, an array, a number):
+   * `providerData` is then `null` and `toProfile` refuses the result with `ERR_ITSME_NO_SUBJECT`
+   * rather than take the personal number as the id.
+   */
+  providerDataInvalid?: boolean;
   /** The response body exactly as received. */
   raw: string;
 }
@@ -105,7 +111,10 @@ export interface ItsMeAddress {
 /** The Passport profile built from an itsme result. */
 export interface ItsMeProfile {
   provider: 'itsme';
-  /** The itsme `sub` (stable per person), or the personal number when no `sub` was sent. */
+  /**
+   * The itsme `sub` (stable per person). The personal number stands in only when the claims are a JSON
+   * object with no `sub` key, or when ZignSec sent no `providerData` at all.
+   */
   id: string;
   displayName: string;
   name?: { givenName?: string; familyName?: string };

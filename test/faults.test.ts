@@ -298,7 +298,7 @@ describe('ZignSec faults', function () {
     }
     if (outcome.kind === 'fail') {
       expect(res.status).to.equal(302);
-      expect(res.location).to.equal('/failed');
+      expect(res.location, res.body).to.equal('/failed');
       const failed = await browse(`${app.url}/failed`, jar);
       bodies.push(failed.body);
       const [message] = JSON.parse(failed.body).messages as string[];
@@ -534,6 +534,23 @@ describe('ZignSec faults', function () {
         fault: json((id: string) => sampleResult(id, { providerData: '<claims>oops' })),
         outcome: { kind: 'fail', status: 401, message: 'itsme did not return who logged in. Please try again.' },
       },
+      {
+        what: 'providerData that is not JSON, even with a personal number in identity',
+        fault: json((id: string) => {
+          const result = sampleResult(id, { providerData: '{"sub":' });
+          return { ...result, identity: { ...(result.identity as object), personalNumber: '80010212345' } };
+        }),
+        outcome: { kind: 'fail', status: 401, message: 'itsme did not return who logged in. Please try again.' },
+        after: () => expect(app.verified).to.have.length(0),
+      },
+      {
+        what: 'a sub of the wrong type, even with a personal number in identity',
+        fault: json((id: string) => {
+          const result = sampleResult(id, { providerData: JSON.stringify({ ...claims(id), sub: 42 }) });
+          return { ...result, identity: { ...(result.identity as object), personalNumber: '80010212345' } };
+        }),
+        outcome: { kind: 'fail', status: 401, message: 'itsme did not return who logged in. Please try again.' },
+      },
     ];
     const successes: Case[] = [
       {
@@ -579,14 +596,6 @@ describe('ZignSec faults', function () {
           sampleResult(id, { providerData: JSON.stringify({ ...claims(id), address: 42, ParsedAddress: 'x' }) }),
         ),
         outcome: { kind: 'success', check: (p) => expect(p.addresses?.[0]?.formatted).to.be.a('string') },
-      },
-      {
-        what: 'providerData that is not JSON, with a personal number in identity',
-        fault: json((id: string) => {
-          const result = sampleResult(id, { providerData: '{"sub":' });
-          return { ...result, identity: { ...(result.identity as object), personalNumber: '80010212345' } };
-        }),
-        outcome: { kind: 'success', check: (p) => expect(p.id).to.equal('80010212345') },
       },
       {
         what: 'a 502 before the result, retried',
@@ -644,3 +653,144 @@ async function hugeBodyWasCut(): Promise<void> {
   expect(server.bytesWritten).to.be.greaterThan(MAX_RESPONSE);
   expect(server.bytesWritten, 'bytes ZignSec managed to write').to.be.lessThan(32 * 1024 * 1024);
 }
+
+/** `depth` arrays nested in each other: `[[[...]]]`. */
+function nested(depth: number): string {
+  return `${'['.repeat(depth)}${']'.repeat(depth)}`;
+}
+
+describe('hostile ZignSec bodies', function () {
+  this.timeout(10_000);
+  let hostile: FaultServer;
+  let app: GuardedApp;
+  let guard: ProcessGuard;
+  let restoreNock: () => void;
+  let logs: LogCapture;
+  /** What verify got, as the app serialises it. */
+  const serialised: string[] = [];
+
+  before(async () => {
+    restoreNock = realNetwork();
+    guard = guardProcess();
+    hostile = await new FaultServer().listen();
+    app = await startGuardedApp({
+      // Large enough that the limits on what is parsed, not the size cap, are what stops these bodies.
+      strategy: {
+        baseURL: hostile.url,
+        apiKey: API_KEY,
+        timeout: 2000,
+        pendingTimeout: 1000,
+        maxResponseSize: 8 << 20,
+      },
+      verify: async (profile) => {
+        serialised.push(JSON.stringify(profile));
+        return { id: profile.id };
+      },
+    });
+  });
+  after(async () => {
+    await app.close();
+    await hostile.close();
+    guard.dispose();
+    restoreNock();
+  });
+  beforeEach(() => {
+    hostile.reset();
+    serialised.length = 0;
+    app.errors.length = 0;
+    logs = captureLogs();
+  });
+  afterEach(async () => {
+    logs.dispose();
+    logs.assertAbsent(API_KEY);
+    await guard.assertClean();
+  });
+
+  async function callback(
+    result: Fault,
+  ): Promise<{ status: number; body: string; jar: CookieJar; location: string | null }> {
+    const jar = new CookieJar();
+    const start = await browse(`${app.url}/login`, jar);
+    expect(start.status, start.body).to.equal(302);
+    hostile.result = result;
+    const res = await browse(`${app.url}/callback?relaystate=${hostile.relayStates.at(-1)}`, jar);
+    return { status: res.status, body: res.body, jar, location: res.location };
+  }
+
+  const claimsOf = (id: string) => JSON.parse(String(sampleResult(id).providerData)) as Record<string, unknown>;
+  const badResponses: [string, Fault, RegExp][] = [
+    [
+      'a 10 kB providerData nested 5,000 deep',
+      json((id: string) => sampleResult(id, { providerData: `{"sub":"x","deep":${nested(5000)}}` })),
+      /providerData is nested deeper than 16 levels/,
+    ],
+    [
+      'an identity block nested 5,000 deep',
+      json((id: string) => `{"id":"${id}","state":"Finished","errors":[],"identity":${nested(5000)}}`),
+      /response \(HTTP 200\) is nested deeper than 32 levels/,
+    ],
+    [
+      'providerData with 70,000 claim keys',
+      json((id: string) => {
+        const many: Record<string, unknown> = claimsOf(id);
+        for (let i = 0; i < 70_000; i++) many[`c${i}`] = i;
+        return sampleResult(id, { providerData: JSON.stringify(many) });
+      }),
+      /holds more than 1000 values/,
+    ],
+    [
+      '300,000 error entries',
+      json((id: string) => ({ id, state: 'Failed', errors: Array.from({ length: 300_000 }, () => 'E') })),
+      /holds more than 10000 values/,
+    ],
+  ];
+  for (const [what, fault, message] of badResponses) {
+    it(`should end in a clean ERR_ZIGNSEC_BAD_RESPONSE error() on ${what}`, async () => {
+      const res = await callback(fault);
+      expect(res.status, res.body).to.equal(500);
+      expect(JSON.parse(res.body).code).to.equal('ERR_ZIGNSEC_BAD_RESPONSE');
+      expect(app.errors.at(-1)?.message).to.match(message);
+      expect(res.body.length, 'error page').to.be.lessThan(500);
+      expect(serialised).to.deep.equal([]);
+    });
+  }
+
+  it('should cut a long error list to a short failure message, so the session stays small', async () => {
+    const errors = Array.from({ length: 2000 }, (_, i) => ({
+      code: `E${i}-${'x'.repeat(300)}`,
+      description: 'y'.repeat(1500),
+    }));
+    const res = await callback(json((id: string) => ({ id, state: 'Failed', errors })));
+    expect(res.location, res.body).to.equal('/failed');
+    const failed = await browse(`${app.url}/failed`, res.jar);
+    const messages = JSON.parse(failed.body).messages as string[];
+    expect(messages).to.have.length(1);
+    expect(messages[0]).to.match(/^The itsme login did not succeed \(E0-x+, E1-x+/);
+    expect(messages[0]?.length).to.be.lessThan(2500);
+  });
+
+  it('should copy only plain claim values of sane size into a profile the app can serialise', async () => {
+    const res = await callback(
+      json((id: string) =>
+        sampleResult(id, {
+          providerData: JSON.stringify({
+            ...claimsOf(id),
+            given_name: 'G'.repeat(100_000),
+            nationality: { nested: [1, 2, 3] },
+            place_of_birth: ['Brussel'],
+            city_of_birth: 'Gent',
+            deep: JSON.parse(nested(15)),
+          }),
+        }),
+      ),
+    );
+    expect(res.location, res.body).to.equal('/me');
+    expect(serialised).to.have.length(1);
+    const profile = JSON.parse(serialised[0] ?? '') as ItsMeProfile;
+    expect(profile.id).to.equal(SUB);
+    expect(profile.name).to.deep.equal({ familyName: 'Verschueren' });
+    expect(profile).to.not.have.property('nationality');
+    expect(profile).to.not.have.property('placeOfBirth');
+    expect(profile.cityOfBirth).to.equal('Gent');
+  });
+});

@@ -69,7 +69,7 @@ async function startBackend(
     try {
       const result = await client.waitForResult(req.params.id, {
         timeout: 15_000,
-        interval: 50,
+        interval: 100,
         maxInterval: 200,
         signal: controller.signal,
       });

@@ -187,10 +187,41 @@ describe('polling client', () => {
     });
   });
 
+  describe('getResult options', () => {
+    it('should reject a timeout that is not an integer from 1 to 2^31 - 1 with a TypeError naming it', async () => {
+      for (const timeout of [0, -5, Number.NaN, 2 ** 31, 1.5, Number.POSITIVE_INFINITY, '100']) {
+        let caught: unknown;
+        await client.getResult('x', { timeout: timeout as number }).catch((err: unknown) => {
+          caught = err;
+        });
+        expect(caught, String(timeout)).to.be.instanceOf(TypeError);
+        expect((caught as Error).message).to.match(/getResult timeout option/);
+      }
+      expect(server.gets).to.deep.equal([]);
+    });
+
+    it('should reject a signal that is not an AbortSignal', async () => {
+      let caught: unknown;
+      await client.getResult('x', { signal: {} as AbortSignal }).catch((err: unknown) => {
+        caught = err;
+      });
+      expect(caught).to.be.instanceOf(TypeError);
+      expect((caught as Error).message).to.match(/getResult signal option/);
+      expect(server.gets).to.deep.equal([]);
+    });
+
+    it('should limit a call it starts to its own timeout, and cancel it then', async () => {
+      server.reply = () => undefined;
+      const err = await rejection(client.getResult('hangs-briefly', { timeout: 100 }));
+      expect(err.code).to.equal('ERR_ZIGNSEC_TIMEOUT');
+      await server.cancelledCount(1);
+    });
+  });
+
   describe('waitForResult', () => {
     it('should poll a pending session until it is finished', async () => {
       server.reply = (id, n) => (n < 2 ? pending(id) : { body: sampleResult(id) });
-      const result = await client.waitForResult('pending-then-done', { timeout: 10_000, interval: 10 });
+      const result = await client.waitForResult('pending-then-done', { timeout: 10_000, interval: 100 });
       expect(result.state).to.equal('Finished');
       expect(client.toProfile(result).id).to.equal(SUB);
       expect(server.gets).to.deep.equal(['pending-then-done', 'pending-then-done', 'pending-then-done']);
@@ -202,7 +233,7 @@ describe('polling client', () => {
         n === 0
           ? { body: { id, state: 'Collecting', errors: [] } }
           : { body: sampleResult(id, { state: n === 1 ? 'pending' : 'FINISHED' }) };
-      const result = await client.waitForResult('odd-states', { timeout: 10_000, interval: 10 });
+      const result = await client.waitForResult('odd-states', { timeout: 10_000, interval: 100 });
       expect(result.state).to.equal('FINISHED');
       expect(server.gets).to.have.length(3);
     });
@@ -212,7 +243,7 @@ describe('polling client', () => {
         n === 0
           ? pending(id)
           : { body: { id, state: 'Failed', errors: [{ code: 'USER_CANCEL', description: 'cancelled' }] } };
-      const result = await client.waitForResult('cancelled', { timeout: 10_000, interval: 10 });
+      const result = await client.waitForResult('cancelled', { timeout: 10_000, interval: 100 });
       expect(isFinal(result)).to.equal(true);
       expect(result.errors).to.deep.equal([{ code: 'USER_CANCEL', description: 'cancelled' }]);
       expect(result.providerData).to.equal(null);
@@ -224,7 +255,7 @@ describe('polling client', () => {
 
     it('should accept errors sent as plain strings', async () => {
       server.reply = (id) => ({ body: { id, state: 'Pending', errors: ['EXPIRED_TRANSACTION'] } });
-      const result = await client.waitForResult('expired', { timeout: 10_000, interval: 10 });
+      const result = await client.waitForResult('expired', { timeout: 10_000, interval: 100 });
       expect(result.errors).to.deep.equal([{ code: 'EXPIRED_TRANSACTION' }]);
     });
 
@@ -235,14 +266,14 @@ describe('polling client', () => {
           { status: 502, body: '<html>Bad gateway</html>' },
           { status: 500, body: '' },
         ][n] ?? { body: sampleResult(id) };
-      const result = await client.waitForResult('flaky', { timeout: 10_000, interval: 10 });
+      const result = await client.waitForResult('flaky', { timeout: 10_000, interval: 100 });
       expect(result.providerData?.sub).to.equal(SUB);
       expect(server.gets).to.have.length(4);
     });
 
     it('should not retry an unknown session (404) and report the status', async () => {
       server.reply = () => ({ status: 404, body: { errors: [{ code: 'SESSION_NOT_FOUND' }] } });
-      const err = await rejection(client.waitForResult('unknown', { timeout: 10_000, interval: 10 }));
+      const err = await rejection(client.waitForResult('unknown', { timeout: 10_000, interval: 100 }));
       expect(err.code).to.equal('ERR_ZIGNSEC_HTTP_STATUS');
       expect(err.status).to.equal(404);
       expect(err.errors).to.deep.equal([{ code: 'SESSION_NOT_FOUND' }]);
@@ -251,7 +282,7 @@ describe('polling client', () => {
 
     it('should not retry a refused API key and never show the key', async () => {
       server.reply = () => ({ status: 401, body: { errors: [{ code: 'UNAUTHORIZED', description: API_KEY }] } });
-      const err = await rejection(client.waitForResult('refused', { timeout: 10_000, interval: 10 }));
+      const err = await rejection(client.waitForResult('refused', { timeout: 10_000, interval: 100 }));
       expect(err.status).to.equal(401);
       expect(err.message).to.match(/API key/);
       expect(server.gets).to.have.length(1);
@@ -262,7 +293,7 @@ describe('polling client', () => {
 
     it('should reject with ERR_ITSME_PENDING_TIMEOUT when the session stays pending', async () => {
       server.reply = (id) => pending(id);
-      const err = await rejection(client.waitForResult('stays-pending', { timeout: 300, interval: 20 }));
+      const err = await rejection(client.waitForResult('stays-pending', { timeout: 300, interval: 100 }));
       expect(err.code).to.equal('ERR_ITSME_PENDING_TIMEOUT');
       expect(server.gets.length).to.be.greaterThan(1);
       expect(server.maxActive).to.equal(1);
@@ -273,20 +304,20 @@ describe('polling client', () => {
         await delay(40);
         return pending(id);
       };
-      const err = await rejection(client.waitForResult('slow-pending', { timeout: 300, interval: 20 }));
+      const err = await rejection(client.waitForResult('slow-pending', { timeout: 300, interval: 100 }));
       expect(err.code).to.equal('ERR_ITSME_PENDING_TIMEOUT');
     });
 
     it('should reject with ERR_ZIGNSEC_TIMEOUT and cancel the request when ZignSec never answers', async () => {
       server.reply = () => undefined;
-      const err = await rejection(client.waitForResult('silent', { timeout: 200, interval: 20 }));
+      const err = await rejection(client.waitForResult('silent', { timeout: 200, interval: 100 }));
       expect(err.code).to.equal('ERR_ZIGNSEC_TIMEOUT');
       await server.cancelledCount(1);
     });
 
     it('should reject with the last 5xx error when ZignSec kept failing until the deadline', async () => {
       server.reply = () => ({ status: 503, body: { errors: [{ code: 'Internal Exception' }] } });
-      const err = await rejection(client.waitForResult('down', { timeout: 200, interval: 20 }));
+      const err = await rejection(client.waitForResult('down', { timeout: 200, interval: 100 }));
       expect(err.code).to.equal('ERR_ZIGNSEC_HTTP_STATUS');
       expect(err.status).to.equal(503);
     });
@@ -331,8 +362,8 @@ describe('polling client', () => {
         return n < 6 ? pending(id) : { body: sampleResult(id) };
       };
       const [a, b] = await Promise.all([
-        client.waitForResult('two-waiters', { timeout: 10_000, interval: 5 }),
-        client.waitForResult('two-waiters', { timeout: 10_000, interval: 7 }),
+        client.waitForResult('two-waiters', { timeout: 10_000, interval: 100 }),
+        client.waitForResult('two-waiters', { timeout: 10_000, interval: 150 }),
       ]);
       expect(server.maxActive).to.equal(1);
       expect(server.gets.length).to.be.at.least(7);
@@ -350,8 +381,8 @@ describe('polling client', () => {
         return n < 2 ? pending(id) : { body: sampleResult(id) };
       };
       const controller = new AbortController();
-      const aborted = client.waitForResult('one-aborts', { timeout: 10_000, interval: 10, signal: controller.signal });
-      const kept = client.waitForResult('one-aborts', { timeout: 10_000, interval: 10 });
+      const aborted = client.waitForResult('one-aborts', { timeout: 10_000, interval: 100, signal: controller.signal });
+      const kept = client.waitForResult('one-aborts', { timeout: 10_000, interval: 100 });
       await server.arrived(1);
       controller.abort();
       expect((await rejection(aborted)).code).to.equal('ERR_ITSME_ABORTED');
@@ -370,6 +401,15 @@ describe('polling client', () => {
         [{ timeout: 30 * 24 * 3600 * 1000 }, /timeout option must be at most/],
         [{ timeout: 1000, interval: 0 }, /interval/],
         [{ timeout: 1000, maxInterval: Number.NaN }, /maxInterval/],
+        [{ timeout: 0 }, /timeout option must be a positive integer/],
+        [{ timeout: Number.NaN }, /timeout option must be a positive integer/],
+        [{ timeout: 1000.5 }, /timeout option must be a positive integer/],
+        [{ timeout: 2 ** 31 }, /timeout option must be at most/],
+        [{ timeout: 1000, interval: 0.3 }, /interval option must be a number of milliseconds from 100/],
+        [{ timeout: 1000, interval: 99 }, /interval option must be a number of milliseconds from 100/],
+        [{ timeout: 1000, interval: Number.POSITIVE_INFINITY }, /interval option/],
+        [{ timeout: 1000, maxInterval: 10 }, /maxInterval option must be a number of milliseconds from 100/],
+        [{ timeout: 1000, signal: 'stop' }, /signal option must be an AbortSignal/],
       ];
       for (const [options, message] of bad) {
         let caught: unknown;
@@ -380,6 +420,37 @@ describe('polling client', () => {
         expect((caught as Error).message).to.match(message);
       }
       expect(server.gets).to.deep.equal([]);
+    });
+  });
+
+  describe('poll rate', () => {
+    it('should poll a session that stays pending a handful of times a second at the shortest interval', async () => {
+      server.reply = (id) => pending(id);
+      const err = await rejection(
+        client.waitForResult('slowly-polled', { timeout: 2000, interval: 100, maxInterval: 100_000 }),
+      );
+      expect(err.code).to.equal('ERR_ITSME_PENDING_TIMEOUT');
+      // 100, 150, 225, 338, 506 ms ... between polls: at most 7 GETs in 2 s, never hundreds.
+      expect(server.gets.length).to.be.within(4, 7);
+    });
+
+    it('should end a wait that joined a slower call at its own deadline, leaving that call running', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      server.reply = async (id) => {
+        await gate;
+        return { body: sampleResult(id) };
+      };
+      const first = client.getResult('joined');
+      await server.arrived(1);
+      const err = await rejection(client.waitForResult('joined', { timeout: 200 }));
+      expect(err.code).to.equal('ERR_ZIGNSEC_TIMEOUT');
+      expect(server.cancelled).to.equal(0);
+      release();
+      expect((await first).providerData?.sub).to.equal(SUB);
+      expect(server.gets).to.have.length(1);
     });
   });
 

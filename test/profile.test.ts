@@ -236,17 +236,14 @@ describe('profile', () => {
 
     for (const [label, providerData] of [
       ['missing', undefined],
-      ['not JSON', '{"sub": "1pjoxjq'],
-      ['JSON but not an object', '["sub"]'],
-      ['the JSON null', 'null'],
-      ['a number', 42],
+      ['the JSON null', null],
     ] as const) {
-      it(`should use the identity block when providerData is ${label}, without throwing`, () => {
+      it(`should use the identity block when providerData is ${label}, without throwing`, async () => {
         const body = sampleResult(SESSION_ID, {
           providerData,
           identity: { ...(sampleResult(SESSION_ID).identity as object), personalNumber },
         });
-        const profile = toProfile(resultOf(body));
+        const profile = toProfile(await fetched(body));
         expect(profile.id).to.equal(personalNumber);
         expect(profile.name).to.deep.equal({ givenName: 'Florent Verschueren', familyName: 'Verschueren' });
         expect(profile.displayName).to.be.a('string').and.not.equal('');
@@ -258,7 +255,7 @@ describe('profile', () => {
       });
     }
 
-    it('should use the personal number as id when the claims have no sub', () => {
+    it('should use the personal number as id when the claims have no sub key', () => {
       const profile = withClaims(
         (c) => {
           delete c.sub;
@@ -275,14 +272,23 @@ describe('profile', () => {
   });
 
   describe('subject', () => {
+    const personalNumber = '80010212345';
     const cases: [string, (c: Record<string, unknown>) => void, Record<string, unknown>][] = [
       ['no sub and an empty personal number', (c) => delete c.sub, { personalNumber: '' }],
       ['an empty sub', (c) => (c.sub = ''), { personalNumber: '' }],
       ['a blank sub and a blank personal number', (c) => (c.sub = '   '), { personalNumber: '  ' }],
       ['a sub that is not a string', (c) => (c.sub = 12345), { personalNumber: undefined }],
+      // A sub that is there but unusable never switches the id to the national register number.
+      ['an empty sub, even with a personal number', (c) => (c.sub = ''), { personalNumber }],
+      ['a blank sub, even with a personal number', (c) => (c.sub = ' \t '), { personalNumber }],
+      ['a numeric sub, even with a personal number', (c) => (c.sub = 12345), { personalNumber }],
+      ['a null sub, even with a personal number', (c) => (c.sub = null), { personalNumber }],
+      ['an object sub, even with a personal number', (c) => (c.sub = { id: SUB }), { personalNumber }],
+      ['an array sub, even with a personal number', (c) => (c.sub = [SUB]), { personalNumber }],
+      ['a sub of 256 characters, even with a personal number', (c) => (c.sub = 's'.repeat(256)), { personalNumber }],
     ];
     for (const [label, change, identity] of cases) {
-      it(`should throw ERR_ITSME_NO_SUBJECT, never give an empty id, for ${label}`, () => {
+      it(`should throw ERR_ITSME_NO_SUBJECT, never give an empty or other id, for ${label}`, () => {
         let thrown: unknown;
         try {
           withClaims(change, identity);
@@ -294,10 +300,116 @@ describe('profile', () => {
       });
     }
 
+    it('should take a sub of 255 characters', () => {
+      expect(withClaims((c) => (c.sub = 's'.repeat(255)), { personalNumber }).id).to.equal('s'.repeat(255));
+    });
+
+    for (const [label, providerData] of [
+      ['not JSON', '{"sub": "1pjoxjq'],
+      ['a JSON array', '["sub"]'],
+      ['the string "null"', 'null'],
+      ['a JSON string', '"1pjoxjq"'],
+      ['a number', 42],
+      ['an array', [{ sub: SUB }]],
+    ] as const) {
+      it(`should throw ERR_ITSME_NO_SUBJECT when providerData is ${label}, even with a personal number`, async () => {
+        const body = sampleResult(SESSION_ID, {
+          providerData,
+          identity: { ...(sampleResult(SESSION_ID).identity as object), personalNumber },
+        });
+        const result = await fetched(body);
+        expect(result.providerData).to.equal(null);
+        expect(result.providerDataInvalid).to.equal(true);
+        expect(() => toProfile(result))
+          .to.throw(ItsMeError, /providerData that is not a JSON object/)
+          .with.property('code', 'ERR_ITSME_NO_SUBJECT');
+      });
+    }
+
     it('should throw ERR_ITSME_NO_SUBJECT when neither providerData nor identity is there', () => {
       expect(() => toProfile(resultOf({ id: SESSION_ID, state: 'Finished', errors: [] })))
         .to.throw(ItsMeError)
         .with.property('code', 'ERR_ITSME_NO_SUBJECT');
     });
   });
+
+  describe('hostile claims', () => {
+    it('should refuse claims nested 5,000 deep with ERR_ZIGNSEC_BAD_RESPONSE, never a profile that cannot be serialised', async () => {
+      const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+      const error = await rejected(fetched(sampleResult(SESSION_ID, { providerData: `{"sub":"${SUB}","x":${deep}}` })));
+      expect(error.code).to.equal('ERR_ZIGNSEC_BAD_RESPONSE');
+      expect(error.message).to.match(/nested deeper than 16 levels/);
+      expect(parseClaims(`{"sub":"${SUB}","x":${deep}}`)).to.equal(null);
+    });
+
+    it('should refuse 70,000 claim keys with ERR_ZIGNSEC_BAD_RESPONSE', async () => {
+      const many: Record<string, unknown> = sampleClaims();
+      for (let i = 0; i < 70_000; i++) many[`claim${i}`] = 'v';
+      const error = await rejected(fetched(sampleResult(SESSION_ID, { providerData: JSON.stringify(many) })));
+      expect(error.code).to.equal('ERR_ZIGNSEC_BAD_RESPONSE');
+      expect(error.message).to.match(/more than 1000 values/);
+    });
+
+    it('should keep claims within the limits, and the profile should serialise', async () => {
+      const claims = sampleClaims();
+      claims.device = JSON.parse(`${'{"a":'.repeat(14)}1${'}'.repeat(14)}`);
+      const profile = toProfile(await fetched(sampleResult(SESSION_ID, { providerData: JSON.stringify(claims) })));
+      expect(profile.id).to.equal(SUB);
+      expect(JSON.parse(JSON.stringify(profile))._json.providerData.device).to.deep.equal(claims.device);
+    });
+
+    it('should leave out text claims that are not strings or are too long', () => {
+      const profile = withClaims((c) => {
+        c.family_name = 'F'.repeat(2049);
+        c.locale = { lang: 'fr' };
+        c.nationality = ['BE'];
+        c.place_of_birth = 'P'.repeat(2048);
+        c.photo = 'A'.repeat(300_000);
+      });
+      expect(profile.name).to.deep.equal({ givenName: 'Florent' });
+      expect(profile).to.not.have.property('locale');
+      expect(profile).to.not.have.property('nationality');
+      expect(profile.placeOfBirth).to.have.length(2048);
+      expect(profile.photo).to.have.length(300_000);
+      expect(() => JSON.stringify(profile)).to.not.throw();
+    });
+
+    it('should keep at most 10 of a long error list, each cut to length', async () => {
+      const errors = Array.from({ length: 1000 }, (_, i) => ({
+        code: `E${i}${'x'.repeat(500)}`,
+        description: 'd'.repeat(2000),
+      }));
+      const result = await fetched({ id: SESSION_ID, state: 'Failed', errors });
+      expect(result.errors).to.have.length(10);
+      expect(result.errors[0]?.code).to.have.length(200);
+      expect(result.errors[0]?.description).to.have.length(1000);
+    });
+  });
 });
+
+/** The result the client builds from `body`, through a real `getResult` (nock answers it). */
+async function fetched(body: unknown): Promise<ItsMeResult> {
+  nock.disableNetConnect();
+  try {
+    nock('https://zignsec.profile.test').get(`/v3/eid/itsme/${SESSION_ID}`).reply(200, JSON.stringify(body));
+    const client = new ItsMeClient({
+      apiKey: 'zs-profile-key',
+      baseURL: 'https://zignsec.profile.test',
+      maxResponseSize: 16 << 20,
+    });
+    return await client.getResult(SESSION_ID);
+  } finally {
+    nock.cleanAll();
+    nock.enableNetConnect();
+  }
+}
+
+async function rejected(promise: Promise<unknown>): Promise<ItsMeError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).to.be.instanceOf(ItsMeError);
+    return err as ItsMeError;
+  }
+  throw new Error('expected a rejection');
+}

@@ -156,6 +156,20 @@ describe('start', () => {
       expect(outcome.url).to.equal(REDIRECT);
     });
 
+    it('should send the browser the normalised URL, not the text ZignSec sent', async () => {
+      replyToStart(200, { ...ok, redirectUrl: 'HTTPS://E2EMerchant.itsme.be:443/oidc/a b/../authorize?x=é&y=<b>#f' });
+      const outcome = expectKind(await runStrategy(strategy(), fakeRequest()), 'redirect');
+      expect(outcome.url).to.equal('https://e2emerchant.itsme.be/oidc/authorize?x=%C3%A9&y=%3Cb%3E#f');
+    });
+
+    it('should take a redirectUrl of exactly 8 KiB', async () => {
+      const base = 'https://e2emerchant.itsme.be/oidc/authorization?pad=';
+      const url = base + 'a'.repeat(8192 - base.length);
+      replyToStart(200, { ...ok, redirectUrl: url });
+      const outcome = expectKind(await runStrategy(strategy(), fakeRequest()), 'redirect');
+      expect(outcome.url).to.equal(url);
+    });
+
     it('should remember the ZignSec session under the relaystate in the browser session', async () => {
       const seen = replyToStart(200, ok);
       const s = strategy();
@@ -295,6 +309,26 @@ describe('start', () => {
       const script = await startError(200, { id: SESSION_ID, redirectUrl: 'javascript:alert(1)', errors: [] });
       expect(script.error.message).to.match(/redirectUrl/);
     });
+
+    for (const [label, url] of [
+      ['a line feed', `${REDIRECT}\nSet-Cookie: x=1`],
+      ['a carriage return', `${REDIRECT}\r`],
+      ['a tab', `https://e2emerchant.itsme.be/\toidc`],
+      ['a NUL', `${REDIRECT}\u0000`],
+      ['a DEL', `${REDIRECT}\u007f`],
+      ['a C1 control', `${REDIRECT}\u0085`],
+      ['more than 8 KiB', `${REDIRECT}&pad=${'a'.repeat(8192)}`],
+      ['more than 8 KiB once normalised', `https://e2emerchant.itsme.be/?q=${' '.repeat(3000)}x`],
+      ['no host', 'https://'],
+      ['a relative URL', '/oidc/authorization'],
+      ['a data: URL', 'data:text/html,<script>alert(1)</script>'],
+    ] as const) {
+      it(`should error with ERR_ZIGNSEC_BAD_RESPONSE, storing nothing, on a redirectUrl with ${label}`, async () => {
+        const { error } = await startError(200, { id: SESSION_ID, redirectUrl: url, errors: [] });
+        expect(error.code).to.equal('ERR_ZIGNSEC_BAD_RESPONSE');
+        expect(error.message).to.equal('ZignSec start response has no valid redirectUrl');
+      });
+    }
 
     it('should error with a timeout code when ZignSec does not answer in time, without retrying', async () => {
       let calls = 0;

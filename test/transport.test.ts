@@ -105,7 +105,7 @@ describe('transport', () => {
       failNext = 4;
       expect((await failure(itsme.start({}, { signal }))).code).to.equal('ERR_ZIGNSEC_HTTP_STATUS');
       expect((await failure(itsme.getResult(ID_B, { signal }))).code).to.equal('ERR_ZIGNSEC_HTTP_STATUS');
-      const result = await itsme.waitForResult(ID_B, { timeout: 5000, interval: 1, signal });
+      const result = await itsme.waitForResult(ID_B, { timeout: 5000, interval: 100, signal });
       expect(result.state).to.equal('Finished');
       expect(getEventListeners(signal, 'abort')).to.have.length(0);
     });

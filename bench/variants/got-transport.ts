@@ -2,25 +2,28 @@ import http from 'node:http';
 import https from 'node:https';
 import got from 'got';
 
-/** The fields of the package's `ExchangeRequest` (lib/transport.ts) this layer reads. */
-interface ExchangeRequest {
-  method: 'GET' | 'POST';
-  url: string;
-  headers: Record<string, string | number | string[]>;
-  body?: Buffer;
-  timeout: number;
-  signal?: AbortSignal;
+/** What the package's `Transport` (lib/transport.ts) holds that this layer reads. */
+interface TransportLike {
+  baseURL: string;
   maxResponseSize: number;
 }
+
+type Send = (
+  this: TransportLike,
+  method: 'GET' | 'POST',
+  path: string,
+  authorization: string,
+  body: string | undefined,
+  timeout: number,
+  signal: AbortSignal | undefined,
+) => Promise<{ statusCode: number; contentType: string | undefined; body: string }>;
 
 /**
  * got 14 tuned as far as it goes for two small JSON calls: the stream API, no retry, no redirects,
  * no decompression, no cache, no hooks, an empty `cacheOptions` (keeps its options on V8's fast
  * path), the same keep-alive agents, time limit, abort signal and size cap as `lib/transport.ts`.
  */
-export function gotSend(): (
-  request: ExchangeRequest,
-) => Promise<{ statusCode: number; headers: object; body: string }> {
+export function gotSend(): Send {
   const client = got.extend({
     agent: {
       http: new http.Agent({ keepAlive: true, maxSockets: 256, timeout: 4000 }),
@@ -32,35 +35,42 @@ export function gotSend(): (
     throwHttpErrors: false,
     cacheOptions: {},
   });
-  return (request) =>
-    new Promise((resolve, reject) => {
-      const stream = client.stream(request.url, {
-        method: request.method,
-        headers: request.headers as Record<string, string>,
-        ...(request.body ? { body: request.body } : {}),
-        timeout: { request: request.timeout },
-        ...(request.signal ? { signal: request.signal } : {}),
+  return function (this: TransportLike, method, path, authorization, body, timeout, signal) {
+    const maxResponseSize = this.maxResponseSize;
+    return new Promise((resolve, reject) => {
+      const stream = client.stream(this.baseURL + path, {
+        method,
+        headers: {
+          authorization,
+          accept: 'application/json',
+          'user-agent': 'passport-itsme',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body }),
+        timeout: { request: timeout },
+        ...(signal ? { signal } : {}),
       });
       const chunks: Buffer[] = [];
       let size = 0;
       let statusCode = 0;
-      let headers: object = {};
+      let contentType: string | undefined;
       stream.on('response', (res: http.IncomingMessage) => {
         statusCode = res.statusCode ?? 0;
-        headers = res.headers;
+        contentType = res.headers['content-type'];
       });
       stream.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > request.maxResponseSize) {
+        if (size > maxResponseSize) {
           const err = Object.assign(new Error('response too large'), { code: 'ERR_RESPONSE_TOO_LARGE' });
           stream.destroy(err);
           return;
         }
         chunks.push(chunk);
       });
-      stream.on('end', () => resolve({ statusCode, headers, body: Buffer.concat(chunks).toString('utf8') }));
+      stream.on('end', () => resolve({ statusCode, contentType, body: Buffer.concat(chunks).toString('utf8') }));
       stream.on('error', reject);
     });
+  };
 }
 
 /**
