@@ -240,7 +240,8 @@ describe('mobile-app demo', () => {
           'Jürgen Schmitz',
         );
         await page.getByRole('button', { name: 'Log out of the app' }).click();
-        expect(await page.getByRole('status').textContent()).to.equal('You are logged out of the app.');
+        await page.getByRole('status').filter({ hasText: 'You are logged out of the app.' }).waitFor();
+        expect(await page.getByRole('button', { name: 'Log in with itsme' }).isVisible()).to.equal(true);
         const after = await fetch(`${embedded.url}/api/app/me`, { headers: { authorization: `Bearer ${token}` } });
         expect(after.status).to.equal(401);
         expect(errors).to.deep.equal([]);
