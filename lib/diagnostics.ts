@@ -1,4 +1,6 @@
 import diagnostics_channel from 'node:diagnostics_channel';
+import type { ItsMeErrorCode } from './errors.js';
+import type { ItsMeFailureCode } from './messages.js';
 
 /**
  * Names of the `node:diagnostics_channel` channels this package publishes on. They are public API:
@@ -34,25 +36,64 @@ export interface LoginSuccessMessage {
   duration: number;
 }
 
+/**
+ * The `code` of a `passport-itsme:login:failure` event: an {@link ItsMeFailureCode} for a `fail()`, the
+ * {@link ItsMeErrorCode} of an `error()` with an `ItsMeError`, or `ERR_UNEXPECTED` for any other error
+ * (thrown by `verify`, the store, an overridden hook, or a `TypeError` for a bad per-request option).
+ */
+export type LoginFailureCode = ItsMeFailureCode | ItsMeErrorCode | 'ERR_UNEXPECTED';
+
 /** Published on `passport-itsme:login:failure`. */
 export interface LoginFailureMessage {
   strategy: string;
   /** ZignSec's session id, when known. */
   sessionId?: string;
-  /** The failure code (see `ItsMeFailureCode`), or the `ItsMeError` code of an `error()`. */
-  code: string;
+  /** What went wrong, see {@link LoginFailureCode}. */
+  code: LoginFailureCode;
   /** HTTP status the strategy failed with (`fail`) or 500 (`error`). */
   status: number;
   /** Milliseconds since the login started, when known, else since this request reached the strategy. */
   duration: number;
 }
 
+/**
+ * What the webhook receiver did with one POST, with the status it answered:
+ * - `handled` (200): `onResult` ran for a final result;
+ * - `duplicate` (200): that session was handled already, `onResult` was not called again;
+ * - `pending` (202): the session is not final yet;
+ * - `unknown-session` (404): ZignSec does not know the id;
+ * - `rate-limited` (429): too many reads of this id within a minute, ZignSec was not asked;
+ * - `busy` (409): another delivery of the same session is being handled;
+ * - `bad-signature` (401), `bad-body` (400), `too-large` (413), `unsupported-encoding` (415),
+ *   `method-not-allowed` (405): refused before ZignSec was asked;
+ * - `zignsec-error` (502): the result could not be read from ZignSec;
+ * - `result-failed` (500): `onResult` threw or rejected;
+ * - `store-unavailable` (503): the seen store failed;
+ * - `internal-error` (500): anything else (a body already read by another middleware, say).
+ */
+export type WebhookOutcome =
+  | 'handled'
+  | 'duplicate'
+  | 'pending'
+  | 'unknown-session'
+  | 'rate-limited'
+  | 'busy'
+  | 'bad-signature'
+  | 'bad-body'
+  | 'too-large'
+  | 'unsupported-encoding'
+  | 'method-not-allowed'
+  | 'zignsec-error'
+  | 'result-failed'
+  | 'store-unavailable'
+  | 'internal-error';
+
 /** Published on `passport-itsme:webhook`. */
 export interface WebhookMessage {
   /** ZignSec's session id, when the body named a valid one. */
   sessionId?: string;
-  /** What the receiver did. */
-  outcome: string;
+  /** What the receiver did, see {@link WebhookOutcome}. */
+  outcome: WebhookOutcome;
   /** HTTP status answered. */
   status: number;
 }

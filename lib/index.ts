@@ -1,7 +1,24 @@
 export type { ItsMeClientOptions, WaitForResultOptions } from './client.js';
 export { ItsMeClient, isFinal } from './client.js';
+export type {
+  LoginFailureCode,
+  LoginFailureMessage,
+  LoginStartMessage,
+  LoginSuccessMessage,
+  WebhookMessage,
+  WebhookOutcome,
+  ZignSecCallContext,
+} from './diagnostics.js';
+export { CHANNELS } from './diagnostics.js';
 export type { ItsMeErrorCode, ItsMeErrorDetails, ZignSecErrorEntry } from './errors.js';
 export { ItsMeError } from './errors.js';
+export type {
+  ItsMeFailureCode,
+  ItsMeFailureInfo,
+  ItsMeMessage,
+  ItsMeMessageContext,
+  ItsMeMessages,
+} from './messages.js';
 export type { ItsMeRequest, ItsMeUser, PassportStrategyBase } from './passport-base.js';
 export { parseClaims, toProfile } from './profile.js';
 export type { RedisSeenStoreOptions, SeenKeyClient, SeenSetOptions } from './redis-seen-store.js';

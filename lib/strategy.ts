@@ -1,9 +1,17 @@
 import { checkClientOptions, ItsMeClient, isHttpUrl, MAX_DELAY } from './client.js';
-import { describeErrors, ItsMeError } from './errors.js';
+import {
+  type LoginFailureCode,
+  type LoginFailureMessage,
+  loginFailureChannel,
+  loginStartChannel,
+  loginSuccessChannel,
+} from './diagnostics.js';
+import { ItsMeError } from './errors.js';
+import { checkMessages, classifyErrors, failureInfo, type ItsMeFailureCode, type ItsMeMessages } from './messages.js';
 import { type ItsMeRequest, type ItsMeUser, PassportStrategy } from './passport-base.js';
 import { toProfile } from './profile.js';
 import { createRelayState, readRelayState } from './relaystate.js';
-import { type RelayStateStore, SessionRelayStateStore } from './store.js';
+import { type PendingLogin, type RelayStateStore, SessionRelayStateStore } from './store.js';
 import type { ItsMeLanguage, ItsMeProfile, StartRequest, ZignSecEnvironment } from './types.js';
 import { LANGUAGES } from './types.js';
 
@@ -19,8 +27,22 @@ export interface ItsMeStrategyOptionsBase {
   baseURL?: string;
   /** Sent as `targetError`, where ZignSec sends the browser on cancel or error. Default `callbackURL`. */
   errorCallbackURL?: string;
-  /** Language of the itsme screens. Default: none (itsme chooses). */
+  /**
+   * Language of the itsme screens and of failure messages. Default: none (itsme chooses; messages in
+   * English unless the login says otherwise).
+   */
   language?: ItsMeLanguage;
+  /**
+   * Overrides of the failure messages (`info.message`), by {@link ItsMeFailureCode}: a text, a text per
+   * language, or a function of an {@link ItsMeMessageContext}. Default: the built-in sentences in en,
+   * fr, nl and de.
+   */
+  messages?: ItsMeMessages;
+  /**
+   * Milliseconds `verify` has to call `done` or settle its promise; past it the login is an `error()`
+   * with `ERR_ITSME_VERIFY_TIMEOUT`. Default 30000.
+   */
+  verifyTimeout?: number;
   /** Sent as `webhook`: where ZignSec posts the result. Default: none. */
   webhookURL?: string;
   /** Where relaystate -> ZignSec session id is kept. Default: a {@link SessionRelayStateStore}. */
@@ -66,7 +88,10 @@ export type VerifyFunctionWithRequest<Req extends ItsMeRequest = ItsMeRequest> =
 
 /** Options accepted by `passport.authenticate('itsme', options)` besides Passport's own. */
 export interface ItsMeAuthenticateOptions {
-  /** Language of the itsme screens for this login; overrides the strategy's `language`. */
+  /**
+   * At the start: language of the itsme screens for this login (kept with the pending login). At the
+   * callback: language of the failure message. Overrides the strategy's `language`.
+   */
   language?: ItsMeLanguage;
   [key: string]: unknown;
 }
@@ -97,6 +122,10 @@ export class ItsMeStrategy extends PassportStrategy {
   readonly webhookURL: string | undefined;
   /** Milliseconds the callback polls a result that is not final yet. */
   readonly pendingTimeout: number;
+  /** Milliseconds `verify` has to answer. */
+  readonly verifyTimeout: number;
+  /** @internal */
+  #messages: ItsMeMessages | undefined;
   /** @internal */
   #passReqToCallback: boolean;
   /** @internal */
@@ -120,6 +149,8 @@ export class ItsMeStrategy extends PassportStrategy {
     this.language = options.language;
     this.webhookURL = options.webhookURL;
     this.pendingTimeout = options.pendingTimeout ?? 5000;
+    this.verifyTimeout = options.verifyTimeout ?? 30_000;
+    this.#messages = options.messages === undefined ? undefined : { ...options.messages };
     this.#passReqToCallback = options.passReqToCallback === true;
     this.#verify = verify;
     this.store = options.store ?? new SessionRelayStateStore();
@@ -142,14 +173,15 @@ export class ItsMeStrategy extends PassportStrategy {
       return;
     }
     const self = owner as ItsMeStrategy;
+    const login: Login = { actions: this, req, options: options ?? {}, began: Date.now() };
     const input = readRelayState(req);
     let work: Promise<void>;
-    if (input.kind === 'absent') work = self.#start(this, req, options ?? {});
+    if (input.kind === 'absent') work = self.#start(login);
     else if (input.kind === 'invalid') {
-      this.fail({ message: `Invalid itsme callback: ${input.reason}.` }, 400);
+      self.#fail(login, 'invalid-callback', 400, { hint: `Invalid itsme callback: ${input.reason}.` });
       return;
-    } else work = self.#complete(this, req, input.value);
-    work.catch((err: unknown) => this.error(err instanceof Error ? err : new Error(String(err))));
+    } else work = self.#complete(login, input.value);
+    work.catch((err: unknown) => self.#error(login, err));
   }
 
   /**
@@ -168,26 +200,34 @@ export class ItsMeStrategy extends PassportStrategy {
     return params;
   }
 
-  async #start(actions: ItsMeStrategy, req: ItsMeRequest, options: ItsMeAuthenticateOptions): Promise<void> {
-    if (options.language !== undefined && !LANGUAGES.includes(options.language)) {
-      throw new TypeError(`ItsMeStrategy language must be one of ${LANGUAGES.join(', ')}`);
-    }
+  async #start(login: Login): Promise<void> {
+    const { req, options, actions } = login;
+    checkLanguage(options.language);
     // Without a session the login could never complete: say so before opening a ZignSec session.
     await this.store.check?.(req);
     const relayState = createRelayState();
     const { id, redirectUrl } = await this.client.start(actions.startParams(req, options, relayState));
+    login.sessionId = id;
     const language = options.language ?? this.language;
     await this.store.save(req, relayState, { sessionId: id, createdAt: Date.now(), ...(language && { language }) });
+    if (loginStartChannel.hasSubscribers) loginStartChannel.publish({ strategy: actions.name, sessionId: id });
     actions.redirect(redirectUrl);
   }
 
-  async #complete(actions: ItsMeStrategy, req: ItsMeRequest, relayState: string): Promise<void> {
-    const pending = await this.store.take(req, relayState);
-    if (!pending || !this.#claim(pending.sessionId)) {
-      actions.fail(
-        { message: 'This itsme login is unknown, was already used or has expired. Please start again.' },
-        403,
-      );
+  async #complete(login: Login, relayState: string): Promise<void> {
+    checkLanguage(login.options.language);
+    const pending = await this.store.take(login.req, relayState);
+    if (pending) {
+      login.sessionId = pending.sessionId;
+      login.pending = pending;
+    }
+    if (!pending) {
+      const reason = await this.#explain(login.req, relayState);
+      this.#fail(login, reason, 403);
+      return;
+    }
+    if (!this.#claim(pending.sessionId)) {
+      this.#fail(login, 'used-login', 403);
       return;
     }
     let result: Awaited<ReturnType<ItsMeClient['waitForResult']>>;
@@ -199,14 +239,14 @@ export class ItsMeStrategy extends PassportStrategy {
       });
     } catch (err) {
       if (err instanceof ItsMeError && err.code === 'ERR_ITSME_PENDING_TIMEOUT') {
-        actions.fail({ message: 'The itsme login was not confirmed in time. Please try again.' }, 401);
+        this.#fail(login, 'not-confirmed', 401);
         return;
       }
       throw err;
     }
     if (result.errors.length > 0) {
-      const first = result.errors[0];
-      actions.fail({ message: describeErrors(result.errors), ...(first ? { code: first.code } : {}) }, 401);
+      const { code, zignsecCode } = classifyErrors(result.errors);
+      this.#fail(login, code, 401, { zignsecCode });
       return;
     }
     let profile: ItsMeProfile;
@@ -214,17 +254,86 @@ export class ItsMeStrategy extends PassportStrategy {
       profile = toProfile(result);
     } catch (err) {
       if (err instanceof ItsMeError && err.code === 'ERR_ITSME_NO_SUBJECT') {
-        actions.fail({ message: 'itsme did not return who logged in. Please try again.' }, 401);
+        this.#fail(login, 'no-subject', 401);
         return;
       }
       throw err;
     }
-    const { user, info } = await this.#callVerify(req, profile);
+    const { user, info } = await this.#callVerify(login.req, profile);
     if (!user) {
-      actions.fail(info ?? { message: 'Login refused.' }, 401);
+      const given: Record<string, unknown> =
+        typeof info === 'string' ? { message: info } : info && typeof info === 'object' ? { ...info } : {};
+      this.#fail(login, 'verify-refused', 401, {}, given);
       return;
     }
-    actions.success(user, info);
+    if (loginSuccessChannel.hasSubscribers) {
+      loginSuccessChannel.publish({
+        strategy: login.actions.name,
+        sessionId: pending.sessionId,
+        duration: Date.now() - startedAt(login),
+      });
+    }
+    login.actions.success(user, info);
+  }
+
+  /** Why `take` found nothing, as the store's optional `explain` tells it; `unknown-login` without it. */
+  async #explain(req: ItsMeRequest, relayState: string): Promise<ItsMeFailureCode> {
+    let reason: unknown;
+    if (typeof this.store.explain === 'function') {
+      try {
+        reason = await this.store.explain(req, relayState);
+      } catch {
+        reason = undefined;
+      }
+    }
+    return MISSING[String(reason)] ?? 'unknown-login';
+  }
+
+  /** The language of this login's messages: the callback's option, the pending login's, the strategy's, English. */
+  #language(login: Login): ItsMeLanguage {
+    const saved = (login.pending as { language?: unknown } | undefined)?.language;
+    const pendingLanguage = LANGUAGES.includes(saved as ItsMeLanguage) ? (saved as ItsMeLanguage) : undefined;
+    return login.options.language ?? pendingLanguage ?? this.language ?? 'en';
+  }
+
+  /** Fails the login with `info.code`, the message in the login's language, and what verify's info added. */
+  #fail(
+    login: Login,
+    code: ItsMeFailureCode,
+    status: number,
+    extra: { zignsecCode?: string; hint?: string } = {},
+    given: Record<string, unknown> = {},
+  ): void {
+    const built = failureInfo(code, {
+      language: this.#language(login),
+      insecure: overPlainHttp(login.req),
+      overrides: this.#messages,
+      ...extra,
+    });
+    const info = { ...built, ...given, code };
+    if (typeof info.message !== 'string') info.message = built.message;
+    this.#publishFailure(login, code, status);
+    login.actions.fail(info, status);
+  }
+
+  #error(login: Login, err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (loginFailureChannel.hasSubscribers) {
+      this.#publishFailure(login, error instanceof ItsMeError ? error.code : 'ERR_UNEXPECTED', 500);
+    }
+    login.actions.error(error);
+  }
+
+  #publishFailure(login: Login, code: LoginFailureCode, status: number): void {
+    if (!loginFailureChannel.hasSubscribers) return;
+    const message: LoginFailureMessage = {
+      strategy: login.actions.name,
+      code,
+      status,
+      duration: Date.now() - startedAt(login),
+    };
+    if (login.sessionId !== undefined) message.sessionId = login.sessionId;
+    loginFailureChannel.publish(message);
   }
 
   #claim(sessionId: string): boolean {
@@ -241,9 +350,22 @@ export class ItsMeStrategy extends PassportStrategy {
   #callVerify(req: ItsMeRequest, profile: ItsMeProfile): Promise<{ user: VerifyResult; info?: object }> {
     return new Promise((resolve, reject) => {
       let settled = false;
+      const limit = this.verifyTimeout;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        reject(
+          new ItsMeError(
+            'ERR_ITSME_VERIFY_TIMEOUT',
+            `verify did not answer within ${limit} ms (verifyTimeout): it neither called done nor returned a promise of the user. ` +
+              'An async verify that declares a done parameter and resolves to nothing must call done.',
+          ),
+        );
+      }, limit);
       const done: VerifyCallback = (err, user, info) => {
         if (settled) return;
         settled = true;
+        clearTimeout(timer);
         if (err) reject(err);
         else resolve(info === undefined ? { user } : { user, info });
       };
@@ -270,6 +392,41 @@ export class ItsMeStrategy extends PassportStrategy {
   }
 }
 
+/** One run of `authenticate`: Passport's action object, the request and what is known so far. */
+interface Login {
+  actions: ItsMeStrategy;
+  req: ItsMeRequest;
+  options: ItsMeAuthenticateOptions;
+  /** `Date.now()` when this request reached the strategy. */
+  began: number;
+  sessionId?: string;
+  pending?: PendingLogin;
+}
+
+const MISSING: Record<string, ItsMeFailureCode> = {
+  'no-session': 'no-session',
+  unknown: 'unknown-login',
+  expired: 'expired-login',
+  used: 'used-login',
+};
+
+function startedAt(login: Login): number {
+  const created = login.pending?.createdAt;
+  return typeof created === 'number' && Number.isFinite(created) && created <= login.began ? created : login.began;
+}
+
+function checkLanguage(language: unknown): void {
+  if (language !== undefined && !LANGUAGES.includes(language as ItsMeLanguage)) {
+    throw new TypeError(`ItsMeStrategy language must be one of ${LANGUAGES.join(', ')}`);
+  }
+}
+
+/** Whether the callback reached the app over plain http, as Express, Fastify or Node itself tells it. */
+function overPlainHttp(req: ItsMeRequest): boolean {
+  const r = req as { secure?: unknown; protocol?: unknown; socket?: { encrypted?: unknown } };
+  return !(r.secure === true || r.protocol === 'https' || r.socket?.encrypted === true);
+}
+
 function checkOptions(options: ItsMeStrategyOptions | ItsMeStrategyOptionsWithRequest): void {
   checkClientOptions('ItsMeStrategy', options);
   if (options.callbackURL === undefined) throw new TypeError('ItsMeStrategy requires a callbackURL option');
@@ -291,13 +448,16 @@ function checkOptions(options: ItsMeStrategyOptions | ItsMeStrategyOptionsWithRe
   if (store?.check !== undefined && typeof store.check !== 'function') {
     throw new TypeError('ItsMeStrategy store option check must be a method when given');
   }
-  const pendingTimeout = options.pendingTimeout;
-  if (pendingTimeout !== undefined && !(Number.isInteger(pendingTimeout) && pendingTimeout > 0)) {
-    throw new TypeError('ItsMeStrategy pendingTimeout option must be a positive integer');
+  for (const name of ['pendingTimeout', 'verifyTimeout'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      throw new TypeError(`ItsMeStrategy ${name} option must be a positive integer`);
+    }
+    if (value !== undefined && value > MAX_DELAY) {
+      throw new TypeError(`ItsMeStrategy ${name} option must be at most ${MAX_DELAY} ms`);
+    }
   }
-  if (pendingTimeout !== undefined && pendingTimeout > MAX_DELAY) {
-    throw new TypeError(`ItsMeStrategy pendingTimeout option must be at most ${MAX_DELAY} ms`);
-  }
+  checkMessages('ItsMeStrategy', options.messages);
   if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
     throw new TypeError('ItsMeStrategy name option must be a non-empty string');
   }

@@ -18,9 +18,11 @@ import { browse, CookieJar, type Listening, listen } from './support/http.js';
 import { ZignSecStub } from './support/zignsec-stub.js';
 
 const API_KEY = 'itsme-KEY-never-in-logs-5b7c1e';
-const UNKNOWN = 'This itsme login is unknown, was already used or has expired. Please start again.';
-const MALFORMED = 'Invalid itsme callback: relaystate is malformed.';
-const NOT_SINGLE = 'Invalid itsme callback: relaystate must be a single value.';
+const USED = 'This itsme login has already been used. Please start again.';
+const EXPIRED = 'This itsme login has expired. Please start again.';
+// The person sees one sentence for both; the reason is in `info.hint` (see test/failure-codes.test.ts).
+const MALFORMED = 'This itsme login link is not valid. Please start again.';
+const NOT_SINGLE = MALFORMED;
 
 let guard: ProcessGuard;
 let restoreNock: () => void;
@@ -255,7 +257,7 @@ for (const version of [5, 4] as const) {
         const { relayState } = await begin(app, stub, jar);
         expect((await land(app, jar, `/callback?relaystate=${relayState}`)).location).to.equal('/me');
         const again = await land(app, jar, `/callback?relaystate=${relayState}`);
-        expect(again.messages).to.deep.equal([UNKNOWN]);
+        expect(again.messages).to.deep.equal([USED]);
         expect((await browse(`${app.url}/callback/raw?relaystate=${relayState}`, jar)).status).to.equal(403);
         expect(stub.gets).to.have.length(1);
         expect(app.verified).to.have.length(1);
@@ -359,7 +361,7 @@ describe('callback input (expired pending login)', () => {
     restoreNock = realNetwork();
     guard = guardProcess();
     stub = await new ZignSecStub(API_KEY).start();
-    const store = new SessionRelayStateStore({ ttl: 1 });
+    const store = new SessionRelayStateStore({ ttl: 100 });
     app = await startGuardedApp({ strategy: { baseURL: stub.url, apiKey: API_KEY, store } });
   });
   after(async () => {
@@ -374,13 +376,13 @@ describe('callback input (expired pending login)', () => {
     const jar = new CookieJar();
     await browse(`${app.url}/login`, jar);
     const relayState = stub.lastRelayState();
-    await sleep(10);
+    await sleep(150);
     const raw = await browse(`${app.url}/callback/raw?relaystate=${relayState}`, jar);
     expect(raw.status).to.equal(403);
     await browse(`${app.url}/login`, jar);
-    await sleep(10);
+    await sleep(150);
     const seen = await land(app, jar, `/callback?relaystate=${stub.lastRelayState()}`);
-    expect(seen.messages).to.deep.equal([UNKNOWN]);
+    expect(seen.messages).to.deep.equal([EXPIRED]);
     expect(stub.gets).to.deep.equal([]);
     expect(app.verified).to.have.length(0);
     logs.dispose();

@@ -151,7 +151,11 @@ describe('callback', () => {
         { id: SESSION_ID, state: 'Finished', errors: [{ code: 'USER_CANCEL', description: 'User cancelled' }] },
       ]);
       const outcome = expectKind(await runStrategy(strategy, req), 'fail');
-      expect(outcome.challenge).to.deep.include({ message: 'The itsme login was cancelled.', code: 'USER_CANCEL' });
+      expect(outcome.challenge).to.deep.include({
+        code: 'cancelled',
+        message: 'The itsme login was cancelled.',
+        zignsecCode: 'USER_CANCEL',
+      });
       expect(outcome.status).to.equal(401);
       expect(profiles).to.have.length(0);
     });
@@ -162,6 +166,7 @@ describe('callback', () => {
       const gets = results([200, { ...pending, errors: ['EXPIRED_TRANSACTION'] }]);
       const outcome = expectKind(await runStrategy(strategy, req), 'fail');
       expect((outcome.challenge as { message: string }).message).to.match(/expired/);
+      expect(outcome.challenge).to.include({ code: 'itsme-expired', zignsecCode: 'EXPIRED_TRANSACTION' });
       expect(gets.count).to.equal(1);
     });
 
@@ -171,6 +176,7 @@ describe('callback', () => {
       results([200, { ...pending, errors: [{ code: 'Internal Exception' }] }]);
       const outcome = expectKind(await runStrategy(strategy, req), 'fail');
       expect((outcome.challenge as { message: string }).message).to.include('Internal Exception');
+      expect(outcome.challenge).to.include({ code: 'itsme-error', zignsecCode: 'Internal Exception' });
     });
 
     it('should fail, not error, when a result with errors carries no id', async () => {
@@ -178,7 +184,8 @@ describe('callback', () => {
       const { req } = await returning(strategy);
       results([200, { errors: [{ code: 'SESSION_NOT_FOUND' }] }]);
       const outcome = expectKind(await runStrategy(strategy, req), 'fail');
-      expect((outcome.challenge as { message: string }).message).to.match(/unknown or has expired/);
+      expect(outcome.challenge).to.include({ code: 'unknown-login', zignsecCode: 'SESSION_NOT_FOUND' });
+      expect((outcome.challenge as { message: string }).message).to.match(/unknown, was already used or has expired/);
     });
 
     it('should fail after pendingTimeout when the result stays pending', async () => {
@@ -187,6 +194,7 @@ describe('callback', () => {
       const gets = alwaysResult(200, pending);
       const outcome = expectKind(await runStrategy(strategy, req), 'fail');
       expect((outcome.challenge as { message: string }).message).to.match(/not confirmed in time/);
+      expect(outcome.challenge).to.include({ code: 'not-confirmed' });
       expect(gets.count).to.be.at.least(2);
       expect(profiles).to.have.length(0);
     });
@@ -199,6 +207,7 @@ describe('callback', () => {
       results([200, sampleResult(SESSION_ID, { providerData: JSON.stringify(claims) })]);
       const outcome = expectKind(await runStrategy(strategy, req), 'fail');
       expect((outcome.challenge as { message: string }).message).to.match(/did not return who logged in/);
+      expect(outcome.challenge).to.include({ code: 'no-subject' });
       expect(outcome.status).to.equal(401);
       expect(profiles).to.have.length(0);
     });
@@ -208,9 +217,11 @@ describe('callback', () => {
     it('should fail with 403 for an unknown relaystate without calling ZignSec', async () => {
       const { strategy } = harness();
       const gets = alwaysResult(200, sampleResult(SESSION_ID));
-      const req = fakeRequest({ query: { relaystate: randomBytes(32).toString('base64url') }, session: {} });
+      const { session } = await returning(strategy);
+      const req = fakeRequest({ query: { relaystate: randomBytes(32).toString('base64url') }, session });
       const outcome = expectKind(await runStrategy(strategy, req), 'fail');
       expect(outcome.status).to.equal(403);
+      expect(outcome.challenge).to.include({ code: 'unknown-login' });
       expect((outcome.challenge as { message: string }).message).to.match(/unknown, was already used or has expired/);
       expect(gets.count).to.equal(0);
     });
@@ -221,7 +232,9 @@ describe('callback', () => {
       const gets = alwaysResult(200, sampleResult(SESSION_ID));
       expectKind(await runStrategy(strategy, req), 'success');
       const again = fakeRequest({ query: { relaystate: relayState }, session });
-      expect(expectKind(await runStrategy(strategy, again), 'fail').status).to.equal(403);
+      const replay = expectKind(await runStrategy(strategy, again), 'fail');
+      expect(replay.status).to.equal(403);
+      expect(replay.challenge).to.include({ code: 'used-login' });
       expect(gets.count).to.equal(1);
     });
 
@@ -235,7 +248,9 @@ describe('callback', () => {
       const first = fakeRequest({ query: { relaystate: randomBytes(32).toString('base64url') } });
       const second = fakeRequest({ query: { relaystate: randomBytes(32).toString('base64url') } });
       expectKind(await runStrategy(strategy, first), 'success');
-      expect(expectKind(await runStrategy(strategy, second), 'fail').status).to.equal(403);
+      const refused = expectKind(await runStrategy(strategy, second), 'fail');
+      expect(refused.status).to.equal(403);
+      expect(refused.challenge).to.include({ code: 'used-login' });
       expect(profiles).to.have.length(1);
       expect(gets.count).to.equal(1);
     });
@@ -250,6 +265,7 @@ describe('callback', () => {
         const req = fakeRequest({ query: query as Record<string, unknown>, session: {} });
         const outcome = expectKind(await runStrategy(strategy, req), 'fail');
         expect(outcome.status).to.equal(400);
+        expect(outcome.challenge).to.include({ code: 'invalid-callback' });
         expect(gets.count).to.equal(0);
       });
     }

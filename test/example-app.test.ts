@@ -133,7 +133,8 @@ describe('example app', () => {
         });
         const back = await browse(answer.location as string, jar);
         const landing = await browse(new URL(back.location as string, late.url).href, jar);
-        expect(landing.body).to.include('The itsme login expired before it was confirmed. Please try again.');
+        // Started in French, so the failure is told in French.
+        expect(landing.body).to.include('La connexion itsme a expiré avant d’être confirmée. Veuillez réessayer.');
       } finally {
         await slowSim.close();
       }
@@ -152,7 +153,7 @@ describe('example app', () => {
       const other = new CookieJar();
       const replay = await browse(answer.location as string, other);
       expect(replay.location).to.equal('/');
-      expect((await browse(`${app.url}/`, other)).body).to.include('unknown, was already used or has expired');
+      expect((await browse(`${app.url}/`, other)).body).to.include('This itsme login has already been used.');
     });
 
     it('should say itsme is unavailable when ZignSec fails, and keep serving', async () => {
@@ -279,7 +280,7 @@ describe('example app', () => {
     it('should keep the language chosen on the login page after a cancel', async () => {
       const jar = new CookieJar();
       const { landing } = await itsmeLogin(app, jar, { action: 'cancel' }, 'nl');
-      expect(landing.body).to.include('The itsme login was cancelled.');
+      expect(landing.body).to.include('De aanmelding met itsme werd geannuleerd.');
       expect(landing.body).to.include('<option value="nl" selected>Nederlands</option>');
     });
 

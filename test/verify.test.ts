@@ -16,6 +16,7 @@ const KEY = 'zs-verify-key-a41c0b7d';
 const BASE = 'https://zignsec.verify.test';
 const SESSION_ID = '5f0c2a9e-1b7d-4c3e-9a8f-0d6e4b2c1a90';
 const SUB = '1pjoxjqmuxdswhdqiarsxwsekxrwf1hfdvw9';
+const REFUSED = { code: 'verify-refused', language: 'en', message: 'Login refused.' };
 const common = { apiKey: KEY, callbackURL: 'https://bank.example/cb', baseURL: BASE, timeout: 300 };
 
 /** Runs one complete way back (a pending login in the session, ZignSec answering the sample). */
@@ -61,13 +62,13 @@ describe('verify', () => {
     it('should fail with the info of done(null, false, info)', async () => {
       const { outcome } = await complete(withVerify((_p, done) => done(null, false, { message: 'No account yet' })));
       const fail = expectKind(outcome, 'fail');
-      expect(fail.challenge).to.deep.equal({ message: 'No account yet' });
+      expect(fail.challenge).to.deep.equal({ code: 'verify-refused', language: 'en', message: 'No account yet' });
       expect(fail.status).to.equal(401);
     });
 
     it('should fail with a default message for done(null, false)', async () => {
       const { outcome } = await complete(withVerify((_p, done) => done(null, false)));
-      expect(expectKind(outcome, 'fail').challenge).to.deep.equal({ message: 'Login refused.' });
+      expect(expectKind(outcome, 'fail').challenge).to.deep.equal(REFUSED);
     });
 
     it('should error with the very error given to done(err)', async () => {
@@ -123,7 +124,7 @@ describe('verify', () => {
         const { outcome } = await complete(withVerify(async () => value));
         const fail = expectKind(outcome, 'fail');
         expect(fail.status).to.equal(401);
-        expect(fail.challenge).to.deep.equal({ message: 'Login refused.' });
+        expect(fail.challenge).to.deep.equal(REFUSED);
       });
     }
 
@@ -165,7 +166,10 @@ describe('verify', () => {
           setTimeout(() => done(null, false, { message: 'No account for this person.' }), 10);
         }),
       );
-      expect(expectKind(outcome, 'fail').challenge).to.deep.equal({ message: 'No account for this person.' });
+      expect(expectKind(outcome, 'fail').challenge).to.deep.include({
+        code: 'verify-refused',
+        message: 'No account for this person.',
+      });
     });
   });
 
