@@ -191,7 +191,7 @@ export function classifyErrors(errors: ZignSecErrorEntry[]): { code: ItsMeFailur
   const listed = errors.slice(0, 5).map((entry) => entry.code);
   let zignsecCode = listed.join(', ') || 'unknown error';
   if (errors.length > listed.length) zignsecCode += ', ...';
-  if (zignsecCode.length > 200) zignsecCode = `${zignsecCode.slice(0, 197)}...`;
+  if (zignsecCode.length > 1000) zignsecCode = `${zignsecCode.slice(0, 997)}...`;
   return { code, zignsecCode };
 }
 
