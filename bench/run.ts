@@ -6,6 +6,7 @@
  *
  * Options: --rounds N (15), --seconds S per round (2), --vus N per app (16), --warmup S per app (2),
  * --pending N (2000), --import-runs N (7), --got (also pair itsme on got 14 with itsme),
+ * --pairs a/b,c/d (instead of the four pairs of the targets),
  * --dist DIR (a build other than dist/), --profile A,B (CPU profiles of two apps under paired load
  * instead of the figures, then where A's time per login differs from B's), --profile-runs N (5).
  */
@@ -55,6 +56,7 @@ const { values: args } = parseArgs({
     pending: { type: 'string', default: '2000' },
     'import-runs': { type: 'string', default: '7' },
     got: { type: 'boolean', default: false },
+    pairs: { type: 'string' },
     dist: { type: 'string' },
     profile: { type: 'string' },
     'profile-runs': { type: 'string', default: '5' },
@@ -83,12 +85,30 @@ const config = {
 
 /** A pair `[a, b]` reports a's logins per server-CPU-second over b's. */
 type Pair = readonly [Variant, Variant];
-/** The pairs the targets need; `--got` adds the transport comparison. */
+
+/** `a<separator>b` as a pair of two different variants. */
+function parsePair(text: string, separator: string, option: string): Pair {
+  const names = text.split(separator);
+  const valid = (name: string | undefined): name is Variant => ALL_VARIANTS.includes(name as Variant);
+  const [a, b] = names;
+  if (names.length !== 2 || !valid(a) || !valid(b) || a === b) {
+    throw new Error(
+      `--${option} takes two different variants, as in itsme${separator}oauth2 (of ${ALL_VARIANTS.join(', ')})`,
+    );
+  }
+  return [a, b];
+}
+
+/** The pairs the targets need (or `--pairs`); `--got` adds the transport comparison. */
 const PAIRS: readonly Pair[] = [
-  ['itsme', 'oauth2'],
-  ['itsme', 'baseline'],
-  ['subs', 'oauth2'],
-  ['subs', 'itsme'],
+  ...(args.pairs
+    ? args.pairs.split(',').map((text) => parsePair(text, '/', 'pairs'))
+    : ([
+        ['itsme', 'oauth2'],
+        ['itsme', 'baseline'],
+        ['subs', 'oauth2'],
+        ['subs', 'itsme'],
+      ] as const)),
   ...(args.got ? ([['got', 'itsme']] as const) : []),
 ];
 /**
@@ -96,22 +116,36 @@ const PAIRS: readonly Pair[] = [
  * counted: steady state, with no idle gap (the package closes sockets idle for 4 s; in the paired
  * rounds an app can wait longer than that for its next pair).
  */
-const STEADY_MS = 1000;
+const STEADY_MS = 2000;
 /** Variants whose pending logins are measured (the others store exactly what `itsme` stores). */
 const PENDING_VARIANTS: readonly Variant[] = ['itsme', 'oauth2', 'baseline'];
 
-function profilePair(): Pair | undefined {
-  if (args.profile === undefined) return undefined;
-  const names = (args.profile || 'itsme,oauth2').split(',');
-  const valid = (name: string | undefined): name is Variant => ALL_VARIANTS.includes(name as Variant);
-  const [a, b] = names;
-  if (names.length !== 2 || !valid(a) || !valid(b) || a === b) {
-    throw new Error(`--profile takes two different variants, as in itsme,oauth2 (of ${ALL_VARIANTS.join(', ')})`);
-  }
-  return [a, b];
-}
-const profiled = profilePair();
+const profiled = args.profile === undefined ? undefined : parsePair(args.profile || 'itsme,oauth2', ',', 'profile');
 const variants: readonly Variant[] = profiled ?? [...new Set(PAIRS.flat())];
+
+/**
+ * The order of the pairs in each round: shuffled (a fixed seed, so every run uses the same orders),
+ * so that no pair always follows the same other pair, with the same app kept warm from the pair
+ * before and the other just back from waiting.
+ */
+function roundOrders(rounds: number, count: number): number[][] {
+  let seed = 0x9e3779b9;
+  const random = () => {
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+  return Array.from({ length: rounds }, () => {
+    const order = Array.from({ length: count }, (_, i) => i);
+    for (let i = count - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [order[i], order[j]] = [order[j] as number, order[i] as number];
+    }
+    return order;
+  });
+}
 
 function newest(dir: string): number {
   let latest = 0;
@@ -275,13 +309,13 @@ async function main(): Promise<void> {
       steady.push({ variant, logins: next.logins, connections: (await connections(variant)) - c1 });
       coldStartConnections += c1 - c0;
     }
-    for (let round = 0; round < config.rounds; round++) {
-      for (let i = 0; i < PAIRS.length; i++) {
-        const pair = PAIRS[(round + i) % PAIRS.length] as Pair;
+    for (const [round, order] of roundOrders(config.rounds, PAIRS.length).entries()) {
+      for (const index of order) {
+        const pair = PAIRS[index] as Pair;
         await measurePair(pair, round, pair[round % 2] as Variant);
       }
     }
-    for (const variant of PENDING_VARIANTS) {
+    for (const variant of PENDING_VARIANTS.filter((name) => variants.includes(name))) {
       await apps[variant].call('pendingBegin');
       const errors = await startPending(users[variant], apps[variant].info.url, config.pending);
       const report = await apps[variant].call<PendingReport>('pendingEnd');
