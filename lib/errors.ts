@@ -11,6 +11,7 @@
  * - `ERR_ITSME_ID_MISMATCH`: the result's `id` is not the session that was asked for.
  * - `ERR_ITSME_NO_SUBJECT`: the result holds neither an itsme `sub` nor a personal number.
  * - `ERR_ITSME_SESSION_REQUIRED`: the default store found no `req.session`.
+ * - `ERR_ITSME_SESSION_UNSAFE`: the session is one the browser can write (cookie-session with `signed: false`).
  * - `ERR_ITSME_VERIFY_TIMEOUT`: `verify` neither called `done` nor settled its promise within `verifyTimeout`.
  */
 export type ItsMeErrorCode =
@@ -24,6 +25,7 @@ export type ItsMeErrorCode =
   | 'ERR_ITSME_ID_MISMATCH'
   | 'ERR_ITSME_NO_SUBJECT'
   | 'ERR_ITSME_SESSION_REQUIRED'
+  | 'ERR_ITSME_SESSION_UNSAFE'
   | 'ERR_ITSME_VERIFY_TIMEOUT';
 
 /** One entry of ZignSec's `errors` list, normalised: plain strings become `{ code }`. */

@@ -17,7 +17,7 @@ type Bag = Record<string, unknown>;
 
 /**
  * The request's session as a {@link SessionAccess}, or an `ERR_ITSME_SESSION_REQUIRED` error saying
- * how to provide one.
+ * how to provide one, or an `ERR_ITSME_SESSION_UNSAFE` error for a session the browser can write.
  * @internal
  */
 export function sessionAccess(req: object): SessionAccess {
@@ -26,6 +26,13 @@ export function sessionAccess(req: object): SessionAccess {
     throw new ItsMeError(
       'ERR_ITSME_SESSION_REQUIRED',
       'passport-itsme needs session support to remember pending logins: add a session middleware (express-session, cookie-session, @fastify/session or @fastify/secure-session) before passport, or give the strategy a store option',
+    );
+  }
+  // cookie-session with `signed: false`: the browser could write a pending login (and a Passport login).
+  if ((req as { sessionOptions?: { signed?: unknown } }).sessionOptions?.signed === false) {
+    throw new ItsMeError(
+      'ERR_ITSME_SESSION_UNSAFE',
+      'passport-itsme refuses an unsigned cookie session (cookie-session with signed: false): the browser could write its own pending login. Give cookie-session keys and leave signed on, or use a server-side session such as express-session',
     );
   }
   const api = session as Partial<Accessors>;

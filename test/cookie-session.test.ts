@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import { DEFAULT_PERSONAS, type ItsMeSimulator, startSimulator } from '../lib/simulator/index.js';
 import { type CookieSessionTestApp, readCookieSession, startCookieSessionApp } from './frameworks/cookie-session.js';
@@ -47,8 +48,8 @@ describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () =>
     await Promise.all(apps.splice(0).map((app) => app.close()));
   });
 
-  async function start(): Promise<CookieSessionTestApp> {
-    const app = await startCookieSessionApp({ zignsec: { url: sim.url, apiKey: KEY } });
+  async function start(options: { signed?: false } = {}): Promise<CookieSessionTestApp> {
+    const app = await startCookieSessionApp({ zignsec: { url: sim.url, apiKey: KEY }, ...options });
     apps.push(app);
     return app;
   }
@@ -153,6 +154,36 @@ describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () =>
         id: ANNELEEN?.sub,
         displayName: 'Anneleen Peeters',
       });
+    });
+  });
+
+  describe('a session the browser can write', () => {
+    it('should refuse an unsigned cookie-session with ERR_ITSME_SESSION_UNSAFE naming the fix, before asking ZignSec', async () => {
+      const app = await start({ signed: false });
+      const jar = new CookieJar();
+      const login = await browse(`${app.url}/login`, jar);
+      expect(login.status).to.equal(500);
+      const { code, error } = json(login) as { code: string; error: string };
+      expect(code).to.equal('ERR_ITSME_SESSION_UNSAFE');
+      expect(error)
+        .to.match(/signed: false/)
+        .and.match(/keys/);
+      expect(calls.filter((line) => line.startsWith('POST /v3/eid/itsme '))).to.deep.equal([]);
+    });
+
+    it('should refuse the way back too, so a pending login written by the browser logs nobody in', async () => {
+      const app = await start({ signed: false });
+      const jar = new CookieJar();
+      // What the browser would write: the store's own layout for a relaystate of its choosing.
+      const relayState = 'A'.repeat(43);
+      const digest = createHash('sha256').update(relayState).digest().toString('base64url', 0, 16);
+      const forged = { 'passport-itsme': [[digest, 'a-session-the-victim-approved', Date.now() + 60_000]] };
+      jar.cookies.set('session', Buffer.from(JSON.stringify(forged)).toString('base64'));
+      const back = await browse(`${app.url}/callback/status?relaystate=${relayState}`, jar);
+      expect(back.status).to.equal(500);
+      expect((json(back) as { code: string }).code).to.equal('ERR_ITSME_SESSION_UNSAFE');
+      expect(resultReads()).to.equal(0);
+      expect(app.verified).to.deep.equal([]);
     });
   });
 });

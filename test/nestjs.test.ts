@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { DEFAULT_PERSONAS, type ItsMeSimulator, startSimulator } from '../lib/simulator/index.js';
 import { answerItsMe, itsmeLogin, json, startItsMe } from './frameworks/login.js';
 import type { NestAppOptions, RunningNestApp, StartNestApp } from './frameworks/nestjs/contract.js';
-import { realNetwork } from './support/guards.js';
+import { guardProcess, realNetwork } from './support/guards.js';
 import { browse, CookieJar } from './support/http.js';
 
 const KEY = 'nestjs-test-key-31c7';
@@ -147,6 +147,36 @@ describe('nestjs (Express platform, @nestjs/passport, express-session)', () => {
       expect((await browse(`${app.url}/me`, other)).status).to.equal(401);
       expect((await browse(trip.callbackUrl, owner)).location).to.equal('/me');
       expect((await browse(`${app.url}/me`, owner)).status).to.equal(200);
+    });
+  });
+
+  describe('verify time limit', () => {
+    for (const kind of ['sync', 'async', 'request'] as const) {
+      it(`should log in through Nest's validate wrapper (length 0, done before its promise resolves) under a short verifyTimeout: ${kind}`, async () => {
+        const guard = guardProcess();
+        try {
+          const app = await start(kind, { verifyTimeout: 200 });
+          const jar = new CookieJar();
+          expect((await itsmeLogin(app.url, jar, { action: 'approve' }, START)).back.location).to.equal('/me');
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          const me = await browse(`${app.url}/me`, jar);
+          expect(me.status, 'still logged in after the time limit').to.equal(200);
+          expect((json(me) as { id: string }).id).to.equal(FLORENT?.sub);
+          await guard.assertClean();
+        } finally {
+          guard.dispose();
+        }
+      });
+    }
+
+    it('should answer a validate that never settles with ERR_ITSME_VERIFY_TIMEOUT once verifyTimeout has passed', async () => {
+      const app = await start('hang', { verifyTimeout: 150 });
+      const jar = new CookieJar();
+      const { back } = await itsmeLogin(app.url, jar, { action: 'approve' }, START);
+      expect(back.status).to.equal(500);
+      expect(json(back)).to.deep.equal({ statusCode: 500, code: 'ERR_ITSME_VERIFY_TIMEOUT' });
+      expect((await browse(`${app.url}/me`, jar)).status).to.equal(401);
+      expect(app.validated).to.have.length(1);
     });
   });
 

@@ -8,6 +8,8 @@ export interface CookieSessionAppOptions {
   zignsec: { url: string; apiKey: string };
   /** cookie-session signing keys; instances behind one load balancer share them. */
   keys?: string[];
+  /** `false`: cookie-session's unsigned cookie, which the browser can write. */
+  signed?: false;
   verify?: VerifyFunction;
   strategy?: Partial<ItsMeStrategyOptions>;
 }
@@ -47,7 +49,7 @@ export async function startCookieSessionApp(options: CookieSessionAppOptions): P
   app.use(
     cookieSession({
       name: 'session',
-      keys: options.keys ?? ['cookie-session-test-key-1'],
+      ...(options.signed === false ? { signed: false } : { keys: options.keys ?? ['cookie-session-test-key-1'] }),
       httpOnly: true,
       sameSite: 'lax',
       maxAge: 24 * 60 * 60 * 1000,

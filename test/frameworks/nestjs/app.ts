@@ -8,7 +8,7 @@ import session from 'express-session';
 import passport from 'passport';
 import type { ItsMeProfile, ItsMeStrategyOptions } from '../../../lib/index.js';
 import { listen } from '../../support/http.js';
-import { ItsMeController, MeController, SessionSerializer } from './auth.js';
+import { ItsMeController, ItsMeErrorFilter, MeController, SessionSerializer } from './auth.js';
 import { ITSME_OPTIONS, type NestAppOptions, type RunningNestApp, VALIDATED, type ValidateKind } from './contract.js';
 import {
   AsyncItsMeAuth,
@@ -73,6 +73,7 @@ export async function startNestApp(options: NestAppOptions): Promise<RunningNest
     }),
   );
   app.use(passport.session());
+  app.useGlobalFilters(new ItsMeErrorFilter());
   await app.init();
   return {
     url: listening.url,

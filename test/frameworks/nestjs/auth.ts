@@ -1,5 +1,8 @@
 import {
+  type ArgumentsHost,
+  Catch,
   Controller,
+  type ExceptionFilter,
   type ExecutionContext,
   Get,
   HttpException,
@@ -10,8 +13,17 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { AuthGuard, PassportSerializer } from '@nestjs/passport';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
+import { ItsMeError } from '../../../lib/index.js';
 import type { Person } from './strategies.js';
+
+/** Answers an `ItsMeError` (misconfiguration, ZignSec down, verify too slow) with a 500 naming its code. */
+@Catch(ItsMeError)
+export class ItsMeErrorFilter implements ExceptionFilter {
+  catch(err: ItsMeError, host: ArgumentsHost): void {
+    host.switchToHttp().getResponse<Response>().status(500).json({ statusCode: 500, code: err.code });
+  }
+}
 
 /**
  * `AuthGuard('itsme')` that also keeps the person in the session (Nest's guard alone does not log in),
