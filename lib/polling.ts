@@ -3,7 +3,10 @@ import { ItsMeError } from './errors.js';
 import { abortedError } from './in-flight.js';
 import type { ItsMeResult } from './types.js';
 
-/** Longest delay Node's timers honour (2^31 - 1 ms); beyond it they fire after 1 ms. @internal */
+/**
+ * Longest delay Node's timers honour (2^31 - 1 ms); beyond it they fire after 1 ms. Not exported from
+ * the package entry, and kept in the .d.ts (not stripped as internal): client.d.ts re-exports it.
+ */
 export const MAX_DELAY = 2_147_483_647;
 
 /** Shortest pause between two polls, in ms: below it a poll loop would hammer ZignSec. */

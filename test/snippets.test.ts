@@ -1,0 +1,98 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { checkSnippets, parseDocument, type SnippetDocument, type SnippetError } from './support/snippets.js';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const TSC = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'tsc.cmd' : 'tsc');
+const SHARED_PRELUDE = path.join(ROOT, 'test', 'snippets', 'prelude.ts');
+// Inside the package, so that 'passport-itsme' resolves to the built package by its own name.
+const OUT = path.join(ROOT, 'test-artifacts', 'snippets');
+
+const DOCS = [
+  'README.md',
+  ...readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
+
+function format(errors: SnippetError[]): string {
+  return errors.map((e) => `${e.doc}:${e.line}: ${e.message}`).join('\n');
+}
+
+describe('snippets', function () {
+  this.timeout(120_000);
+  const documents: SnippetDocument[] = DOCS.map((doc) =>
+    parseDocument(doc, readFileSync(path.join(ROOT, doc), 'utf8')),
+  );
+  let errors: SnippetError[] = [];
+
+  before(async () => {
+    if (!existsSync(path.join(ROOT, 'dist/index.d.ts')) || !existsSync(path.join(ROOT, 'dist/simulator/index.d.ts'))) {
+      await run(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', 'build'], { cwd: ROOT });
+    }
+    errors = await checkSnippets(documents, { dir: path.join(OUT, 'docs'), sharedPrelude: SHARED_PRELUDE, tsc: TSC });
+  });
+
+  describe('the documentation', () => {
+    it('should have TypeScript blocks to check in the README', () => {
+      expect(documents.find((d) => d.doc === 'README.md')?.snippets.length).to.be.greaterThan(2);
+    });
+
+    it('should leave no error outside the documents', () => {
+      const known = new Set(DOCS);
+      expect(format(errors.filter((e) => !known.has(e.doc)))).to.equal('');
+    });
+
+    for (const doc of DOCS) {
+      it(`should type-check every ts block of ${doc} against the built package`, () => {
+        expect(format(errors.filter((e) => e.doc === doc))).to.equal('');
+      });
+    }
+  });
+
+  describe('the checker', () => {
+    it('should report a wrong block at its line in the document, with the prelude and options applied', async () => {
+      const doc = [
+        '# Sample',
+        '<!-- snippet-options {"experimentalDecorators": true} -->',
+        '<!-- snippet-prelude',
+        "import type { ItsMeStrategy } from 'passport-itsme';",
+        'export declare const strategy: ItsMeStrategy;',
+        '-->',
+        '```ts',
+        "const user = await findOrCreateUser({ provider: 'itsme' });",
+        'strategy.name satisfies string;',
+        '```',
+        '- a list',
+        '  ```ts',
+        "  import { ItsMeStrategy } from 'passport-itsme';",
+        '  const n: number = new ItsMeStrategy({ apiKey: 1 }, () => {}).name;',
+        '  ```',
+        '```js',
+        'this is not checked',
+        '```',
+        '```ts',
+        'function decorate(_t: object, _k: string) {}',
+        'class C { @decorate m() {} }',
+        'export const c = new C();',
+        '```',
+      ].join('\n');
+      const parsed = parseDocument('sample.md', doc);
+      expect(parsed.snippets.map((s) => s.line)).to.deep.equal([8, 13, 20]);
+      const found = await checkSnippets([parsed], {
+        dir: path.join(OUT, 'self-test'),
+        sharedPrelude: SHARED_PRELUDE,
+        tsc: TSC,
+      });
+      const lines = found.map((e) => `${e.doc}:${e.line} ${e.message.slice(0, 12)}`);
+      expect(lines).to.include.members(['sample.md:8 error TS2739', 'sample.md:14 error TS2322']);
+      expect(found.filter((e) => e.line === 9 || e.line >= 20)).to.deep.equal([]);
+    });
+  });
+});
