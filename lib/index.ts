@@ -21,6 +21,8 @@ export type {
 } from './messages.js';
 export type { ItsMeRequest, ItsMeUser, PassportStrategyBase } from './passport-base.js';
 export { parseClaims, toProfile } from './profile.js';
+export type { ProxyAgentOptions } from './proxy.js';
+export { createProxyAgent } from './proxy.js';
 export type { RedisSeenStoreOptions, SeenKeyClient, SeenSetOptions } from './redis-seen-store.js';
 export { RedisSeenStore } from './redis-seen-store.js';
 export type { OneTimeKeyClient, RedisRelayStateStoreOptions } from './redis-store.js';

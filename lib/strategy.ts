@@ -1,4 +1,4 @@
-import { checkClientOptions, ItsMeClient, isHttpUrl, MAX_DELAY } from './client.js';
+import { checkClientOptions, ItsMeClient, type ItsMeClientOptions, isHttpUrl, MAX_DELAY } from './client.js';
 import {
   type LoginFailureCode,
   type LoginFailureMessage,
@@ -53,6 +53,8 @@ export interface ItsMeStrategyOptionsBase {
   pendingTimeout?: number;
   /** Largest ZignSec response body read, in bytes. Default 1 MiB. */
   maxResponseSize?: number;
+  /** The agent ZignSec calls go through (private CA, client certificate, egress proxy): see {@link ItsMeClientOptions.agent}. */
+  agent?: ItsMeClientOptions['agent'];
   /** Strategy name for `passport.authenticate(name)`. Default `'itsme'`. */
   name?: string;
 }
@@ -160,6 +162,7 @@ export class ItsMeStrategy extends PassportStrategy {
       ...(options.baseURL ? { baseURL: options.baseURL } : {}),
       ...(options.timeout ? { timeout: options.timeout } : {}),
       ...(options.maxResponseSize ? { maxResponseSize: options.maxResponseSize } : {}),
+      ...(options.agent ? { agent: options.agent } : {}),
     });
   }
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkClientOptions, ItsMeClient, isFinal, MAX_DELAY } from './client.js';
+import { checkClientOptions, ItsMeClient, type ItsMeClientOptions, isFinal, MAX_DELAY } from './client.js';
 import { ItsMeError, redact } from './errors.js';
 import { toProfile } from './profile.js';
 import { MemorySeenStore, type SeenStore } from './seen-store.js';
@@ -28,6 +28,8 @@ export interface WebhookHandlerOptions {
   baseURL?: string;
   /** Milliseconds for the call to ZignSec. Default 10000. */
   timeout?: number;
+  /** The agent ZignSec calls go through (private CA, client certificate, egress proxy): see {@link ItsMeClientOptions.agent}. */
+  agent?: ItsMeClientOptions['agent'];
   /** A client to read results with, instead of one built from `apiKey`/`environment`/`baseURL`. */
   client?: ItsMeClient;
   /** Receives each final result once. Required. */

@@ -59,6 +59,10 @@ describe('exports', () => {
     expect(pkg.isFinal).to.be.a('function');
   });
 
+  it('should export the egress proxy agent for corporate networks', () => {
+    expect(pkg.createProxyAgent).to.be.a('function');
+  });
+
   it('should not export internal helpers', () => {
     const names = Object.keys(pkg);
     for (const name of INTERNAL) expect(names, name).to.not.include(name);

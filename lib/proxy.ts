@@ -1,0 +1,182 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { IDLE_SOCKET_TIMEOUT } from './transport.js';
+
+/** Options of {@link createProxyAgent}. */
+export interface ProxyAgentOptions extends https.AgentOptions {
+  /**
+   * The egress proxy, `http://host:port`. A `user:password@` in it is sent as
+   * `Proxy-Authorization: Basic ...`. Required.
+   */
+  proxy: string | URL;
+  /** More headers for the `CONNECT` request (a proxy token, ...). */
+  proxyHeaders?: Record<string, string>;
+  /** Milliseconds for the proxy to open the tunnel. Default 10000. */
+  proxyTimeout?: number;
+}
+
+interface Proxy {
+  hostname: string;
+  port: number;
+  headers: Record<string, string>;
+  timeout: number;
+}
+
+/**
+ * An `https.Agent` that reaches ZignSec through an HTTP egress proxy: each new connection is a
+ * `CONNECT host:443` tunnel, and TLS to ZignSec runs inside it end to end. The agent's TLS options
+ * apply to ZignSec's certificate: `ca` for a TLS-inspecting proxy's private CA, `cert`/`key` (or
+ * `pfx`/`passphrase`) for a client certificate. The certificate is verified before any request,
+ * and so the API key, is written. Connections are kept alive (`keepAlive: true`, idle sockets closed
+ * after 4 s) unless the options say otherwise. The CA, certificate, key and passphrase are kept in one
+ * `tls.SecureContext`, so `NODE_DEBUG=http` output never shows them; the proxy credentials are set
+ * as a header, not in the options Node prints.
+ *
+ * @example
+ * const agent = createProxyAgent({ proxy: 'http://proxy.bank.example:3128', ca: readFileSync('bank-ca.pem') });
+ * new ItsMeStrategy({ apiKey, callbackURL, environment: 'production', agent }, verify);
+ */
+export function createProxyAgent(options: ProxyAgentOptions): https.Agent {
+  if (!options || typeof options !== 'object') throw new TypeError('createProxyAgent requires an options object');
+  let url: URL;
+  try {
+    url = new URL(String(options.proxy));
+  } catch {
+    throw new TypeError('createProxyAgent proxy option must be an http:// URL');
+  }
+  if (url.protocol !== 'http:' || url.hostname === '') {
+    throw new TypeError('createProxyAgent proxy option must be an http:// URL (host and port of the proxy)');
+  }
+  const proxyTimeout = options.proxyTimeout ?? 10_000;
+  if (!(Number.isInteger(proxyTimeout) && proxyTimeout > 0 && proxyTimeout <= 2_147_483_647)) {
+    throw new TypeError('createProxyAgent proxyTimeout option must be a positive integer (milliseconds)');
+  }
+  const headers: Record<string, string> = { ...options.proxyHeaders };
+  if (url.username || url.password) {
+    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    headers['proxy-authorization'] = `Basic ${Buffer.from(credentials).toString('base64')}`;
+  }
+  const { proxy: _proxy, proxyHeaders: _headers, proxyTimeout: _timeout, ...agentOptions } = options;
+  return new ProxyAgent(
+    { keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_TIMEOUT, ...withSecureContext(agentOptions) },
+    {
+      hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+      port: url.port ? Number(url.port) : 80,
+      headers,
+      timeout: proxyTimeout,
+    },
+  );
+}
+
+/** TLS options that hold key material or trust: kept in a `SecureContext`, never in the agent's options. */
+const KEY_MATERIAL = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'crl'] as const;
+
+/**
+ * Moves the CA, certificate, key and passphrase into one `tls.SecureContext`: Node's `NODE_DEBUG=http`
+ * prints an agent's options on every new connection (a passphrase whole, the start of each key).
+ */
+function withSecureContext(options: https.AgentOptions): https.AgentOptions {
+  if (options.secureContext !== undefined || !KEY_MATERIAL.some((name) => options[name] !== undefined)) return options;
+  const material: tls.SecureContextOptions = {};
+  const rest: https.AgentOptions = { ...options };
+  for (const name of KEY_MATERIAL) {
+    if (options[name] === undefined) continue;
+    (material as Record<string, unknown>)[name] = options[name];
+    delete rest[name];
+  }
+  return { ...rest, secureContext: tls.createSecureContext(material) };
+}
+
+class ProxyAgent extends https.Agent {
+  readonly #proxy: Proxy;
+
+  constructor(options: https.AgentOptions, proxy: Proxy) {
+    super(options);
+    this.#proxy = proxy;
+  }
+
+  override createConnection(
+    options: https.RequestOptions,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    const done = callback ?? (() => {});
+    const host = String(options.host ?? options.hostname ?? 'localhost');
+    const port = Number(options.port ?? 443);
+    const authority = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const proxy = this.#proxy;
+    let finished = false;
+    const fail = (err: Error): void => {
+      if (finished) return;
+      finished = true;
+      connect.destroy();
+      done(err, undefined as unknown as Duplex);
+    };
+    const connect = http.request({
+      hostname: proxy.hostname,
+      port: proxy.port,
+      method: 'CONNECT',
+      path: authority,
+      agent: false,
+      headers: { host: authority },
+    });
+    // Set here, not in the options above, which NODE_DEBUG=http prints.
+    for (const [name, value] of Object.entries(proxy.headers)) connect.setHeader(name, value);
+    connect.setTimeout(proxy.timeout, () => fail(proxyError('the proxy did not open the tunnel in time', 'ETIMEDOUT')));
+    connect.once('error', (err) => fail(proxyError(`the proxy could not be reached (${err.message})`, code(err))));
+    // A CONNECT refused (407, 403, 502, ...) comes as a plain response, not as 'connect'.
+    connect.once('response', (res) => {
+      res.resume();
+      fail(proxyError(`the proxy refused the tunnel to ${authority} (HTTP ${res.statusCode})`, 'ERR_PROXY_REFUSED'));
+    });
+    connect.once('connect', (res, socket, head) => {
+      if (finished) {
+        socket.destroy();
+        return;
+      }
+      finished = true;
+      connect.setTimeout(0);
+      if (res.statusCode !== 200) {
+        socket.destroy();
+        done(
+          proxyError(`the proxy refused the tunnel to ${authority} (HTTP ${res.statusCode})`, 'ERR_PROXY_REFUSED'),
+          undefined as unknown as Duplex,
+        );
+        return;
+      }
+      if (head.length > 0) socket.unshift(head);
+      const {
+        path: _path,
+        headers: _headers,
+        agent: _agent,
+        ...tlsOptions
+      } = options as https.RequestOptions & tls.ConnectionOptions;
+      const secure = tls.connect({
+        ...tlsOptions,
+        socket,
+        host,
+        port,
+        ...(tlsOptions.servername === undefined && !isIp(host) ? { servername: host } : {}),
+      });
+      done(null, secure);
+    });
+    connect.end();
+    return undefined;
+  }
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
+}
+
+function code(err: Error): string {
+  const value = (err as { code?: unknown }).code;
+  return typeof value === 'string' ? value : 'ERR_PROXY';
+}
+
+function proxyError(message: string, errorCode: string): Error {
+  const err = new Error(message);
+  Object.defineProperty(err, 'code', { value: errorCode, enumerable: true });
+  return err;
+}

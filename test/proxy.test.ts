@@ -1,0 +1,451 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import {
+  createProxyAgent,
+  createWebhookHandler,
+  ItsMeClient,
+  ItsMeError,
+  ItsMeStrategy,
+  type ProxyAgentOptions,
+} from '../lib/index.js';
+import { type GuardedApp, guardProcess, type ProcessGuard, realNetwork, startGuardedApp } from './support/guards.js';
+import { browse, CookieJar, type Listening, listen } from './support/http.js';
+import { findSecret, renderings } from './support/secret-scan.js';
+import { sampleResult } from './support/zignsec-stub.js';
+
+const API_KEY = 'zs-PROXY-KEY-must-not-leak-c41d';
+const PROXY_USER = 'egress-user';
+const PROXY_PASSWORD = 'proxy-Pa55word-must-not-leak';
+const SUB = '1pjoxjqmuxdswhdqiarsxwsekxrwf1hfdvw9';
+
+/** A private CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
+interface Pki {
+  ca: Buffer;
+  serverKey: Buffer;
+  serverCert: Buffer;
+  clientKey: Buffer;
+  clientCert: Buffer;
+}
+
+function makePki(dir: string): Pki {
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const key = (name: string) => run('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', name);
+  key('ca.key');
+  run('req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=Bank Inspection CA', '-days', '2', '-out', 'ca.pem');
+  const leaf = (name: string, subject: string, ext: string) => {
+    key(`${name}.key`);
+    run('req', '-new', '-key', `${name}.key`, '-subj', subject, '-out', `${name}.csr`);
+    writeFileSync(join(dir, `${name}.ext`), ext);
+    run(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.pem`,
+    );
+  };
+  leaf('server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  leaf('client', '/CN=bank-client', 'extendedKeyUsage=clientAuth\n');
+  const read = (name: string) => readFileSync(join(dir, name));
+  // The child process of the NODE_DEBUG test reads the same files.
+  return {
+    ca: read('ca.pem'),
+    serverKey: read('server.key'),
+    serverCert: read('server.pem'),
+    clientKey: read('client.key'),
+    clientCert: read('client.pem'),
+  };
+}
+
+/** An HTTPS ZignSec stand-in with a certificate from the private CA; records what reached it. */
+class HttpsZignSec {
+  readonly requests: { method: string; path: string; authorization: string | undefined }[] = [];
+  readonly relayStates: string[] = [];
+  #server: https.Server;
+
+  constructor(pki: Pki, requireClientCert: boolean) {
+    this.#server = https.createServer(
+      {
+        key: pki.serverKey,
+        cert: pki.serverCert,
+        ...(requireClientCert ? { ca: pki.ca, requestCert: true, rejectUnauthorized: true } : {}),
+      },
+      (req, res) => {
+        this.requests.push({ method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization });
+        const chunks: Buffer[] = [];
+        req.on('data', (chunk: Buffer) => chunks.push(chunk));
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          if (req.method === 'POST') {
+            this.relayStates.push(String(JSON.parse(Buffer.concat(chunks).toString() || '{}').relaystate));
+            const id = randomUUID();
+            res.end(JSON.stringify({ id, redirectUrl: `https://itsme.example/authorize?session=${id}`, errors: [] }));
+          } else res.end(JSON.stringify(sampleResult((req.url ?? '').split('/').pop() ?? '')));
+        });
+      },
+    );
+    this.#server.on('tlsClientError', () => {});
+  }
+
+  get url(): string {
+    return `https://127.0.0.1:${(this.#server.address() as net.AddressInfo).port}`;
+  }
+
+  async listen(): Promise<this> {
+    this.#server.listen(0, '127.0.0.1');
+    await once(this.#server, 'listening');
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+/** A CONNECT proxy on 127.0.0.1, optionally asking for Basic credentials, that records the tunnels and bytes. */
+class ConnectProxy {
+  readonly tunnels: string[] = [];
+  /** Every byte that went through, both ways, as latin1. */
+  traffic = '';
+  readonly #sockets = new Set<net.Socket>();
+  #server = http.createServer((_req, res) => {
+    res.writeHead(405).end();
+  });
+
+  constructor(credentials?: string) {
+    this.#server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+      this.#sockets.add(client);
+      client.on('error', () => {});
+      const expected = credentials ? `Basic ${Buffer.from(credentials).toString('base64')}` : undefined;
+      if (expected && req.headers['proxy-authorization'] !== expected) {
+        client.end(
+          'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\nContent-Length: 0\r\n\r\n',
+        );
+        return;
+      }
+      this.tunnels.push(req.url ?? '');
+      const [host, port] = (req.url ?? '').split(/:(?=\d+$)/);
+      const upstream = net.connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        if (head.length > 0) upstream.write(head);
+        client.on('data', (chunk: Buffer) => {
+          this.traffic += chunk.toString('latin1');
+        });
+        upstream.on('data', (chunk: Buffer) => {
+          this.traffic += chunk.toString('latin1');
+        });
+        client.pipe(upstream).pipe(client);
+      });
+      this.#sockets.add(upstream);
+      upstream.on('error', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+    });
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.#server.address() as net.AddressInfo).port}`;
+  }
+
+  async listen(): Promise<this> {
+    this.#server.listen(0, '127.0.0.1');
+    await once(this.#server, 'listening');
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+async function failure(promise: Promise<unknown>): Promise<ItsMeError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).to.be.instanceOf(ItsMeError);
+    return err as ItsMeError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+function expectNoSecrets(value: unknown): void {
+  for (const secret of [API_KEY, PROXY_PASSWORD]) {
+    expect(findSecret(value, secret), secret).to.deep.equal([]);
+    for (const [how, text] of Object.entries(renderings(value)))
+      expect(text, `${how}: ${secret}`).to.not.include(secret);
+  }
+}
+
+describe('corporate networks', function () {
+  this.timeout(15_000);
+  let dir: string;
+  let pki: Pki;
+  let zignsec: HttpsZignSec;
+  let mtlsZignSec: HttpsZignSec;
+  let proxy: ConnectProxy;
+  let restoreNock: () => void;
+  let guard: ProcessGuard;
+  const agents: http.Agent[] = [];
+
+  before(async () => {
+    restoreNock = realNetwork();
+    dir = mkdtempSync(join(tmpdir(), 'itsme-pki-'));
+    pki = makePki(dir);
+    zignsec = await new HttpsZignSec(pki, false).listen();
+    mtlsZignSec = await new HttpsZignSec(pki, true).listen();
+    proxy = await new ConnectProxy().listen();
+  });
+  after(async () => {
+    await zignsec.close();
+    await mtlsZignSec.close();
+    await proxy.close();
+    rmSync(dir, { recursive: true, force: true });
+    restoreNock();
+  });
+  beforeEach(() => {
+    guard = guardProcess();
+    zignsec.requests.length = 0;
+    mtlsZignSec.requests.length = 0;
+    proxy.tunnels.length = 0;
+    proxy.traffic = '';
+  });
+  afterEach(async () => {
+    for (const agent of agents.splice(0)) agent.destroy();
+    try {
+      await guard.assertClean();
+    } finally {
+      guard.dispose();
+    }
+  });
+
+  function agent(options: Partial<ProxyAgentOptions> = {}): https.Agent {
+    const made = createProxyAgent({ proxy: proxy.url, ca: pki.ca, ...options });
+    agents.push(made);
+    return made;
+  }
+
+  describe('through a CONNECT proxy with a private CA', () => {
+    it('should log a person in through a real Express app, with TLS to ZignSec end to end inside the tunnel', async () => {
+      const app: GuardedApp = await startGuardedApp({
+        strategy: { baseURL: zignsec.url, apiKey: API_KEY, agent: agent() },
+      });
+      try {
+        const jar = new CookieJar();
+        const start = await browse(`${app.url}/login`, jar);
+        expect(start.status, start.body).to.equal(302);
+        expect(start.location).to.match(/^https:\/\/itsme\.example\/authorize\?session=/);
+        const session = new URL(start.location ?? '').searchParams.get('session');
+        const relayState = zignsec.relayStates.at(-1);
+        const done = await browse(`${app.url}/callback/raw?relaystate=${relayState}`, jar);
+        expect(done.status, done.body).to.equal(200);
+        expect(JSON.parse(done.body).id).to.equal(SUB);
+        expect(zignsec.requests.map((r) => `${r.method} ${r.path}`)).to.deep.equal([
+          'POST /v3/eid/itsme',
+          `GET /v3/eid/itsme/${session}`,
+        ]);
+        expect(zignsec.requests.every((r) => r.authorization === API_KEY)).to.equal(true);
+        // One tunnel, kept alive for both calls; the proxy saw only ciphertext.
+        expect(proxy.tunnels).to.deep.equal([new URL(zignsec.url).host]);
+        expect(proxy.traffic.length).to.be.greaterThan(1000);
+        expect(proxy.traffic).to.not.include(API_KEY);
+        expect(proxy.traffic).to.not.include('/v3/eid/itsme');
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('should refuse ZignSec behind the inspection CA when the agent does not trust it, without sending the key', async () => {
+      const client = new ItsMeClient({ apiKey: API_KEY, baseURL: zignsec.url, agent: agent({ ca: undefined }) });
+      const error = await failure(client.start());
+      expect(error.code).to.equal('ERR_ZIGNSEC_NETWORK');
+      expect(error.message).to.match(/certificate/);
+      expect(proxy.tunnels).to.have.length(1);
+      expect(zignsec.requests).to.deep.equal([]);
+      expectNoSecrets(error);
+    });
+
+    it('should refuse the private CA without any agent option, without sending the key', async () => {
+      const client = new ItsMeClient({ apiKey: API_KEY, baseURL: zignsec.url });
+      const error = await failure(client.getResult('9dc96404-7c0f-4997-bf94-3cd7f9de41b0'));
+      expect(error.code).to.equal('ERR_ZIGNSEC_NETWORK');
+      expect(error.message).to.match(/certificate/);
+      expect(zignsec.requests).to.deep.equal([]);
+      expectNoSecrets(error);
+    });
+
+    it('should present a client certificate when ZignSec asks for one, and fail cleanly without it', async () => {
+      const withCert = new ItsMeClient({
+        apiKey: API_KEY,
+        baseURL: mtlsZignSec.url,
+        agent: agent({ cert: pki.clientCert, key: pki.clientKey }),
+      });
+      const { id } = await withCert.start();
+      expect((await withCert.getResult(id)).providerData?.sub).to.equal(SUB);
+      expect(mtlsZignSec.requests).to.have.length(2);
+      const without = new ItsMeClient({ apiKey: API_KEY, baseURL: mtlsZignSec.url, agent: agent() });
+      const error = await failure(without.start());
+      expect(error.code).to.equal('ERR_ZIGNSEC_NETWORK');
+      expect(mtlsZignSec.requests).to.have.length(2);
+      expectNoSecrets(error);
+    });
+
+    it('should read a webhook result back through the agent', async () => {
+      const results: string[] = [];
+      const handler = createWebhookHandler({
+        apiKey: API_KEY,
+        baseURL: zignsec.url,
+        agent: agent(),
+        onResult: (result) => {
+          results.push(result.id);
+        },
+      });
+      const receiver: Listening = await listen((req, res) => handler(req, res));
+      try {
+        const id = '9dc96404-7c0f-4997-bf94-3cd7f9de41b0';
+        const res = await fetch(`${receiver.url}/`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ id }),
+        });
+        expect(res.status).to.be.within(200, 299);
+        expect(results).to.deep.equal([id]);
+        expect(proxy.tunnels).to.have.length(1);
+      } finally {
+        await receiver.close();
+      }
+    });
+  });
+
+  describe('proxy credentials', () => {
+    let authProxy: ConnectProxy;
+    before(async () => {
+      authProxy = await new ConnectProxy(`${PROXY_USER}:${PROXY_PASSWORD}`).listen();
+    });
+    after(async () => {
+      await authProxy.close();
+    });
+
+    it('should send the credentials of the proxy URL as Basic, and work', async () => {
+      const url = new URL(authProxy.url);
+      url.username = PROXY_USER;
+      url.password = PROXY_PASSWORD;
+      const client = new ItsMeClient({ apiKey: API_KEY, baseURL: zignsec.url, agent: agent({ proxy: url.href }) });
+      const { id } = await client.start();
+      expect(id).to.be.a('string');
+      expect(authProxy.tunnels).to.have.length(1);
+    });
+
+    it('should fail with ERR_ZIGNSEC_NETWORK naming the 407 when the proxy refuses, showing no password', async () => {
+      const url = new URL(authProxy.url);
+      url.username = PROXY_USER;
+      url.password = 'wrong-password';
+      const client = new ItsMeClient({ apiKey: API_KEY, baseURL: zignsec.url, agent: agent({ proxy: url.href }) });
+      const error = await failure(client.start());
+      expect(error.code).to.equal('ERR_ZIGNSEC_NETWORK');
+      expect(error.message).to.match(/proxy refused the tunnel .*HTTP 407/);
+      expect(error.message).to.not.include('wrong-password');
+      expect(zignsec.requests).to.deep.equal([]);
+      expectNoSecrets(error);
+    });
+
+    it('should fail with ERR_ZIGNSEC_NETWORK when the proxy cannot be reached', async () => {
+      const closed = await listen((_req, res) => res.end());
+      const url = closed.url;
+      await closed.close();
+      const client = new ItsMeClient({ apiKey: API_KEY, baseURL: zignsec.url, agent: agent({ proxy: url }) });
+      const error = await failure(client.start());
+      expect(error.code).to.equal('ERR_ZIGNSEC_NETWORK');
+      expect(error.message).to.match(/proxy could not be reached/);
+    });
+  });
+
+  describe('NODE_DEBUG', () => {
+    it('should print neither the API key, the proxy password nor the client key with NODE_DEBUG=http,https,net,tls', async () => {
+      const fixture = resolve(fileURLToPath(import.meta.url), '../fixtures/node-debug-client.ts');
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fixture], {
+        env: {
+          ...process.env,
+          NODE_DEBUG: 'http,https,net,tls',
+          PKI_DIR: dir,
+          ITSME_TEST_KEY: API_KEY,
+          ITSME_TEST_PROXY_PASSWORD: PROXY_PASSWORD,
+        },
+        timeout: 20_000,
+        maxBuffer: 16 << 20,
+      });
+      expect(stdout).to.equal('done\n');
+      // Node did log each request and connection: the check below looks at real debug output.
+      expect(stderr).to.match(/HTTP \d+: createConnection 127\.0\.0\.1:\d+/);
+      expect(stderr).to.match(/HTTP \d+: outgoing message end/);
+      expect(stderr).to.match(/TLS \d+: client emit secureConnect/);
+      expect(stderr).to.include("method: 'POST'");
+      const basic = Buffer.from(`egress:${PROXY_PASSWORD}`).toString('base64');
+      const keyPem = pki.clientKey.toString('latin1');
+      // Node prints a Buffer option as the hex of its first 50 bytes: after the PEM header is key material.
+      const keyHex = [...pki.clientKey.subarray(31, 50)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+      for (const [what, secret] of [
+        ['API key', API_KEY],
+        ['proxy password', PROXY_PASSWORD],
+        ['Proxy-Authorization', basic],
+        ['client key (text)', keyPem.split('\n')[1]?.slice(0, 24) ?? 'x'.repeat(24)],
+        ['client key (hex)', keyHex],
+      ] as const) {
+        expect(stderr, what).to.not.include(secret);
+      }
+    });
+  });
+
+  describe('options', () => {
+    it('should refuse an agent option that is not an agent, or is for the other protocol', () => {
+      expect(() => new ItsMeClient({ apiKey: API_KEY, agent: {} as http.Agent })).to.throw(
+        TypeError,
+        /ItsMeClient agent option must be an http.Agent or https.Agent/,
+      );
+      expect(
+        () => new ItsMeClient({ apiKey: API_KEY, baseURL: 'http://127.0.0.1:1', agent: new https.Agent() }),
+      ).to.throw(TypeError, /agent for https: but ZignSec is reached over http:/);
+      expect(
+        () =>
+          new ItsMeStrategy(
+            { apiKey: API_KEY, callbackURL: 'https://bank.example/cb', agent: new http.Agent() },
+            () => {},
+          ),
+      ).to.throw(TypeError, /ItsMeStrategy agent option/);
+      expect(() => createWebhookHandler({ apiKey: API_KEY, agent: 42 as never, onResult: () => {} })).to.throw(
+        TypeError,
+        /agent option/,
+      );
+    });
+
+    it('should refuse a proxy that is not an http:// URL', () => {
+      for (const value of ['', 'proxy:3128', 'https://proxy.example:3128', 'socks5://proxy.example:1080']) {
+        expect(() => createProxyAgent({ proxy: value }), value).to.throw(TypeError, /createProxyAgent proxy option/);
+      }
+      expect(() => createProxyAgent({ proxy: 'http://proxy.example:3128', proxyTimeout: 0 })).to.throw(
+        TypeError,
+        /proxyTimeout/,
+      );
+    });
+  });
+});
