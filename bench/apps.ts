@@ -7,7 +7,6 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as lib from '../lib/index.js';
 import { serve } from './ipc.js';
@@ -63,8 +62,7 @@ function clearStore(): void {
 }
 
 function snapshot(): AppsSnapshot {
-  const { idle, active, utilization } = performance.eventLoopUtilization();
-  return { cpu: process.cpuUsage(), elu: { idle, active, utilization }, events: events() };
+  return { cpu: process.cpuUsage(), events: events() };
 }
 
 function pendingReport(): PendingReport {

@@ -22,8 +22,6 @@ export interface PhaseMeasure {
   appCpuMsPerLogin: number;
   /** App process CPU time / wall time (1 = one core busy). */
   appCpu: number;
-  /** App process event loop utilization. */
-  appElu: number;
   /** New TCP connections accepted by the variant's upstream API stub during the phase. */
   upstreamConnections: number;
   /** Requests the variant's upstream API stub answered during the phase, per login (2 expected). */
@@ -71,7 +69,6 @@ export interface VariantSummary {
   p50Ms: number;
   p99Ms: number;
   appCpu: number;
-  appElu: number;
   upstreamRequestsPerLogin: number;
   /** New upstream connections per login at steady state ({@link SteadyMeasure}). */
   steadyConnectionsPerLogin: number;
@@ -133,7 +130,6 @@ export function summarize(
       p50Ms: of((p) => p.p50Ms),
       p99Ms: of((p) => p.p99Ms),
       appCpu: of((p) => p.appCpu),
-      appElu: of((p) => p.appElu),
       upstreamRequestsPerLogin: of((p) => p.upstreamRequestsPerLogin),
       steadyConnectionsPerLogin: still ? still.connections / still.logins : Number.NaN,
       eventsPerLogin: of((p) => p.eventsPerLogin),

@@ -200,11 +200,6 @@ function calibrate(): number {
 
 const cpuMs = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage) => (b.user - a.user + b.system - a.system) / 1000;
 
-function eluDelta(a: AppsSnapshot, b: AppsSnapshot): number {
-  const active = b.elu.active - a.elu.active;
-  return active / (active + b.elu.idle - a.elu.idle);
-}
-
 async function main(): Promise<void> {
   const began = performance.now();
   ensureBuild();
@@ -266,7 +261,6 @@ async function main(): Promise<void> {
         p99Ms: quantile(run.latencies, 0.99),
         appCpuMsPerLogin: appCpu / run.logins,
         appCpu: appCpu / run.elapsedMs,
-        appElu: eluDelta(a0, a1),
         upstreamConnections: count(s1, 'connections') - count(s0, 'connections'),
         upstreamRequestsPerLogin: (count(s1, 'requests') - count(s0, 'requests')) / run.logins,
         eventsPerLogin: (a1.events - a0.events) / run.logins,

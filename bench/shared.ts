@@ -47,8 +47,6 @@ export interface AppInfo {
 
 export interface AppsSnapshot {
   cpu: NodeJS.CpuUsage;
-  /** Event loop utilization since the process started (use deltas). */
-  elu: { idle: number; active: number; utilization: number };
   /** Diagnostics messages the `subs` variant's subscribers received so far (0 elsewhere). */
   events: number;
 }

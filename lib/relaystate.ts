@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /** The alphabet and length a relaystate may have on the way back (ours are 43 base64url characters). */
 const RELAYSTATE = /^[A-Za-z0-9_-]{16,256}$/;
@@ -9,13 +9,13 @@ export function createRelayState(): string {
 }
 
 /**
- * What a store keeps instead of the relaystate: the first 128 bits of its SHA-256, base64url (22
- * characters). Whoever can read the session (cookie-session, a JWT cookie) learns this digest, which
+ * What a store keeps instead of the relaystate: the first 22 base64url characters (132 bits) of its
+ * SHA-256. Whoever can read the session (cookie-session, a JWT cookie) learns this digest, which
  * cannot be turned back into the relaystate that completes the login.
  * @internal
  */
 export function digestRelayState(relayState: string): string {
-  return createHash('sha256').update(relayState).digest().toString('base64url', 0, 16);
+  return hash('sha256', relayState, 'base64url').slice(0, 22);
 }
 
 /**

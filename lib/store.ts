@@ -65,8 +65,37 @@ export interface SessionRelayStateStoreOptions {
  */
 type Entry = [digest: string, id: string, exp: number, language?: ItsMeLanguage];
 
-/** Used and expired digests remembered by one store, to tell them from unknown ones. */
+/** Most used and expired digests remembered by one store (in two generations of half as many). */
 const RECENT_MAX = 10_000;
+
+type Note = { reason: 'used' | 'expired'; until: number };
+
+/**
+ * Used and expired digests with the time until which they count, in two generations: writes go to
+ * the newer one, which becomes the older one when it is full or older than the TTL, so every call
+ * costs the same (no sweep) and nothing stays beyond twice the TTL once the store is in use.
+ */
+class RecentDigests {
+  #newer = new Map<string, Note>();
+  #older = new Map<string, Note>();
+  #since = 0;
+
+  constructor(readonly ttl: number) {}
+
+  get(digest: string, now: number): Note['reason'] | undefined {
+    const note = this.#newer.get(digest) ?? this.#older.get(digest);
+    return note && note.until > now ? note.reason : undefined;
+  }
+
+  set(digest: string, reason: Note['reason'], until: number, now: number): void {
+    if (this.#newer.size >= RECENT_MAX / 2 || now - this.#since > this.ttl) {
+      this.#older = this.#newer;
+      this.#newer = new Map();
+      this.#since = now;
+    }
+    this.#newer.set(digest, { reason, until });
+  }
+}
 
 /**
  * The default store: pending logins live in the browser's own session (`req.session`, from
@@ -84,7 +113,7 @@ export class SessionRelayStateStore implements RelayStateStore {
   readonly ttl: number;
   readonly max: number;
   /** @internal */
-  #recent = new Map<string, { reason: 'used' | 'expired'; until: number }>();
+  #recent: RecentDigests;
 
   constructor(options: SessionRelayStateStoreOptions = {}) {
     const { key = 'passport-itsme', ttl = 600_000, max = 10 } = options;
@@ -97,6 +126,7 @@ export class SessionRelayStateStore implements RelayStateStore {
     this.key = key;
     this.ttl = ttl;
     this.max = max;
+    this.#recent = new RecentDigests(ttl);
   }
 
   async save(req: ItsMeRequest, relayState: string, record: PendingLogin): Promise<void> {
@@ -130,7 +160,7 @@ export class SessionRelayStateStore implements RelayStateStore {
     // Written through the session's own API, and the key removed with the last entry.
     if (found || changed) session.set(this.key, kept.length === 0 ? undefined : kept);
     if (!found) return undefined;
-    this.#remember(digest, 'used', now + this.ttl, now);
+    this.#recent.set(digest, 'used', now + this.ttl, now);
     const login: PendingLogin = { sessionId: found[1], createdAt: found[2] - this.ttl };
     if (found[3] !== undefined) login.language = found[3];
     return login;
@@ -140,13 +170,14 @@ export class SessionRelayStateStore implements RelayStateStore {
    * Why `take` found nothing: `'used'` or `'expired'` when this store saw that happen to this
    * relaystate within the TTL, `'expired'` for an expired entry still in the session, `'unknown'`
    * when the session holds other pending logins or a passport login, `'no-session'` otherwise.
-   * Used and expired digests are remembered in this process only (at most 10000 of them).
+   * Used and expired digests are remembered in this process only, for the TTL (at most 10000 of
+   * them; with more logins than that within the TTL the oldest are forgotten sooner).
    */
   explain(req: ItsMeRequest, relayState: string): MissingLoginReason {
     const now = Date.now();
     const digest = digestRelayState(relayState);
-    const recent = this.#recent.get(digest);
-    if (recent && recent.until > now) return recent.reason;
+    const recent = this.#recent.get(digest, now);
+    if (recent) return recent;
     let session: SessionAccess;
     try {
       session = sessionAccess(req);
@@ -171,19 +202,9 @@ export class SessionRelayStateStore implements RelayStateStore {
     const entries: Entry[] = [];
     for (const entry of parsed.entries) {
       if (entry[2] > now) entries.push(entry);
-      else this.#remember(entry[0], 'expired', entry[2] + this.ttl, now);
+      else this.#recent.set(entry[0], 'expired', entry[2] + this.ttl, now);
     }
     return { entries, changed: parsed.changed || entries.length !== parsed.entries.length };
-  }
-
-  #remember(digest: string, reason: 'used' | 'expired', until: number, now: number): void {
-    const recent = this.#recent;
-    recent.delete(digest);
-    for (const [key, note] of recent) {
-      if (note.until > now && recent.size < RECENT_MAX) break;
-      recent.delete(key);
-    }
-    recent.set(digest, { reason, until });
   }
 }
 

@@ -1,7 +1,12 @@
 import { expect } from 'chai';
 import type { ItsMeProfile, VerifyFunction } from '../lib/index.js';
 import { DEFAULT_PERSONAS, type ItsMeSimulator, startSimulator } from '../lib/simulator/index.js';
-import { type FastifySessionKind, type FastifyTestApp, startFastifyApp } from './frameworks/fastify.js';
+import {
+  type FastifyAppOptions,
+  type FastifySessionKind,
+  type FastifyTestApp,
+  startFastifyApp,
+} from './frameworks/fastify.js';
 import { answerItsMe, itsmeLogin, json, onInstance, startItsMe } from './frameworks/login.js';
 import { realNetwork } from './support/guards.js';
 import { browse, CookieJar } from './support/http.js';
@@ -32,7 +37,7 @@ describe('fastify', () => {
 
   async function start(
     session: FastifySessionKind,
-    options: { verify?: VerifyFunction; key?: Buffer } = {},
+    options: Omit<FastifyAppOptions, 'session' | 'zignsec'> = {},
   ): Promise<FastifyTestApp> {
     const app = await startFastifyApp({ session, zignsec: { url: sim.url, apiKey: KEY }, ...options });
     apps.push(app);
@@ -116,6 +121,33 @@ describe('fastify', () => {
         expect(json(await browse(`${app.url}/failed`, jar))).to.deep.equal({ messages: ['Not a customer.'] });
         expect((await browse(`${app.url}/me`, jar)).status).to.equal(401);
       });
+
+      const keeps: { label: string; options: Omit<FastifyAppOptions, 'session' | 'zignsec'>; kept: boolean }[] = [
+        { label: 'by default', options: {}, kept: false },
+        {
+          label: "with clearSessionIgnoreFields: ['passport-itsme']",
+          options: { clearSessionIgnoreFields: ['passport-itsme'] },
+          kept: true,
+        },
+        ...(session === 'session'
+          ? [{ label: 'with keepSessionInfo: true', options: { keepSessionInfo: true }, kept: true }]
+          : []),
+      ];
+      for (const { label, options, kept } of keeps) {
+        it(`should ${kept ? 'keep' : 'drop'} the other tab's pending login when the session is cleared at login, ${label}`, async () => {
+          const app = await start(session, options);
+          const jar = new CookieJar();
+          const one = await startItsMe(app.url, jar);
+          const two = await startItsMe(app.url, jar);
+          const tripTwo = await answerItsMe(two, jar, { action: 'approve', persona: 'anneleen' });
+          const tripOne = await answerItsMe(one, jar, { action: 'approve' });
+          expect((await browse(tripTwo.callbackUrl, jar)).location).to.equal('/me');
+          const late = await browse(tripOne.callbackUrl.replace('/callback?', '/callback/status?'), jar);
+          expect(late.status).to.equal(kept ? 200 : 403);
+          const me = json(await browse(`${app.url}/me`, jar)) as { id: string };
+          expect(me.id, 'logged in as').to.equal(kept ? FLORENT?.sub : ANNELEEN?.sub);
+        });
+      }
 
       it('should log in with an async verify that returns the user', async () => {
         const app = await start(session, {

@@ -47,11 +47,16 @@ describe('nestjs (Express platform, @nestjs/passport, express-session)', () => {
     running = undefined;
   });
 
-  async function start(validate: NestAppOptions['validate'], strategy?: NestAppOptions['strategy']) {
+  async function start(
+    validate: NestAppOptions['validate'],
+    strategy?: NestAppOptions['strategy'],
+    more: Pick<NestAppOptions, 'keepSessionInfo'> = {},
+  ) {
     running = await startNestApp({
       zignsec: { url: sim.url, apiKey: KEY },
       validate,
       ...(strategy ? { strategy } : {}),
+      ...more,
     });
     return running;
   }
@@ -92,6 +97,24 @@ describe('nestjs (Express platform, @nestjs/passport, express-session)', () => {
       });
       expect(app.validated).to.have.length(1);
     });
+  });
+
+  describe('two tabs', () => {
+    for (const keepSessionInfo of [false, true]) {
+      it(`should ${keepSessionInfo ? 'keep' : 'drop'} the other tab's pending login at login with keepSessionInfo: ${keepSessionInfo}`, async () => {
+        const app = await start('sync', undefined, { keepSessionInfo });
+        const jar = new CookieJar();
+        const one = await startItsMe(app.url, jar, START);
+        const two = await startItsMe(app.url, jar, START);
+        const tripTwo = await answerItsMe(two, jar, { action: 'approve', persona: 'anneleen' });
+        const tripOne = await answerItsMe(one, jar, { action: 'approve' });
+        expect((await browse(tripTwo.callbackUrl, jar)).location).to.equal('/me');
+        const late = await browse(tripOne.callbackUrl, jar);
+        expect(late.status).to.equal(keepSessionInfo ? 302 : 403);
+        const me = json(await browse(`${app.url}/me`, jar)) as { id: string };
+        expect(me.id, 'logged in as').to.equal(keepSessionInfo ? FLORENT?.sub : ANNELEEN?.sub);
+      });
+    }
   });
 
   describe('failures', () => {

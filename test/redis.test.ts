@@ -28,9 +28,9 @@ const USED = 'This itsme login has already been used. Please start again.';
 
 type Client = ReturnType<typeof createClient>;
 
-/** The Redis key of a pending login: the prefix and the first 128 bits of the relaystate's SHA-256. */
+/** The Redis key of a pending login: the prefix and the first 22 base64url characters of the relaystate's SHA-256. */
 function keyOf(relayState: string): string {
-  return `passport-itsme:login:${createHash('sha256').update(relayState).digest().subarray(0, 16).toString('base64url')}`;
+  return `passport-itsme:login:${createHash('sha256').update(relayState).digest('base64url').slice(0, 22)}`;
 }
 
 describe('several instances on Redis', function () {

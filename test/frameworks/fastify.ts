@@ -17,6 +17,10 @@ export interface FastifyAppOptions {
   /** Default: records the profile and logs the person in as `{ id, displayName }`. */
   verify?: VerifyFunction;
   strategy?: Partial<ItsMeStrategyOptions>;
+  /** `keepSessionInfo` of the callback's `authenticate()`. Default `false`. */
+  keepSessionInfo?: boolean;
+  /** The Authenticator's `clearSessionIgnoreFields`: session keys kept when the session is cleared at login. */
+  clearSessionIgnoreFields?: string[];
 }
 
 export interface FastifyTestApp {
@@ -42,7 +46,9 @@ interface Person {
  */
 export async function startFastifyApp(options: FastifyAppOptions): Promise<FastifyTestApp> {
   const app = Fastify();
-  const passport = new Authenticator();
+  const passport = new Authenticator(
+    options.clearSessionIgnoreFields ? { clearSessionIgnoreFields: options.clearSessionIgnoreFields } : {},
+  );
   const verified: unknown[] = [];
   if (options.session === 'session') {
     await app.register(fastifyCookie);
@@ -70,6 +76,7 @@ export async function startFastifyApp(options: FastifyAppOptions): Promise<Fasti
         successRedirect: '/me',
         failureRedirect: '/failed',
         failureMessage: true,
+        keepSessionInfo: options.keepSessionInfo ?? false,
       }),
     },
     async () => undefined,

@@ -32,10 +32,15 @@ const STRATEGIES: Record<ValidateKind, Type> = {
 export class AppModule {}
 
 /** The app's module, with the chosen strategy and its options. */
-function appModule(kind: ValidateKind, options: ItsMeStrategyOptions, validated: ItsMeProfile[]): DynamicModule {
+function appModule(
+  kind: ValidateKind,
+  options: ItsMeStrategyOptions,
+  validated: ItsMeProfile[],
+  keepSessionInfo: boolean,
+): DynamicModule {
   return {
     module: AppModule,
-    imports: [PassportModule.register({ session: true })],
+    imports: [PassportModule.register({ session: true, keepSessionInfo })],
     controllers: [ItsMeController, MeController],
     providers: [
       { provide: ITSME_OPTIONS, useValue: options },
@@ -61,9 +66,13 @@ export async function startNestApp(options: NestAppOptions): Promise<RunningNest
     callbackURL: `${listening.url}/auth/itsme/callback`,
     ...options.strategy,
   } as ItsMeStrategyOptions;
-  const app = await NestFactory.create(appModule(options.validate, strategy, validated), new ExpressAdapter(server), {
-    logger: false,
-  });
+  const app = await NestFactory.create(
+    appModule(options.validate, strategy, validated, options.keepSessionInfo ?? false),
+    new ExpressAdapter(server),
+    {
+      logger: false,
+    },
+  );
   app.use(
     session({
       secret: 'a-nest-session-secret',

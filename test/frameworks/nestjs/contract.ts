@@ -25,6 +25,8 @@ export interface NestAppOptions {
   validate: ValidateKind;
   /** Further strategy options (`callbackURL` is the app's own). */
   strategy?: Partial<ItsMeStrategyOptions>;
+  /** `keepSessionInfo` in `PassportModule.register()`, used when the guard logs the person in. */
+  keepSessionInfo?: boolean;
 }
 
 export interface RunningNestApp {
