@@ -17,7 +17,9 @@ import type {
 import { LANGUAGES } from './types.js';
 import { traced, tracing } from './zignsec-trace.js';
 
-export { checkClientOptions, type ItsMeClientOptions, isHttpUrl } from './client-options.js';
+export type { ItsMeClientOptions } from './client-options.js';
+/** @internal */
+export { checkClientOptions, isHttpUrl } from './client-options.js';
 export { isFinal, MAX_DELAY, type WaitForResultOptions } from './polling.js';
 
 const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
