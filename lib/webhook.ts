@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkClientOptions, ItsMeClient, type ItsMeClientOptions, isFinal, MAX_DELAY } from './client.js';
+import { type WebhookMessage, type WebhookOutcome, webhookChannel } from './diagnostics.js';
 import { ItsMeError, redact } from './errors.js';
 import { toProfile } from './profile.js';
 import { MemorySeenStore, type SeenStore } from './seen-store.js';
 import { SIGNATURE_HEADER, type SignatureFormat, verifyWebhookSignature } from './signature.js';
 import type { ItsMeProfile, ItsMeResult, ZignSecEnvironment } from './types.js';
+import { ReadGuard } from './webhook-guard.js';
 
 /**
  * Called once per finished ZignSec session with the result read back from ZignSec (never the posted
@@ -55,6 +57,12 @@ export interface WebhookHandlerOptions {
    * 202. Default 0: answer 202 at once. (202 is a 2xx: ZignSec will not deliver that session again.)
    */
   pendingTimeout?: number;
+  /**
+   * Reads of one session id from ZignSec allowed per minute; further posts of that id get 429 (with
+   * `Retry-After`) without a read. Default 6. Posts of an id ZignSec does not know are also answered
+   * 404 from memory for 60 s. Both are kept for at most 10000 ids.
+   */
+  maxReadsPerMinute?: number;
   /** Told of every 5xx cause (onResult threw, ZignSec failed, store failed). Default: `console.error`. */
   onError?: (error: unknown, req: IncomingMessage) => void | Promise<void>;
 }
@@ -71,6 +79,10 @@ const NEEDS_RAW_BODY =
 interface Outcome {
   status: number;
   body: Record<string, unknown>;
+  /** What the `passport-itsme:webhook` event calls it. */
+  outcome: WebhookOutcome;
+  /** Seconds for `Retry-After`. */
+  retryAfter?: number;
 }
 
 type Body = { raw: Buffer } | { parsed: unknown } | { fail: Outcome } | null;
@@ -100,6 +112,7 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
   const { onResult, seenStore, seenTtl, maxBodySize, apiKey } = settings;
   const client = settings.client;
   const running = new Map<string, Promise<Outcome>>();
+  const guard = new ReadGuard<Outcome>({ maxReadsPerMinute: settings.maxReadsPerMinute });
   const report = (error: unknown, req: IncomingMessage): void => {
     try {
       if (options.onError) {
@@ -121,15 +134,13 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
           ? await client.waitForResult(id, { timeout: settings.pendingTimeout, interval: 250, maxInterval: 1000 })
           : await client.getResult(id);
     } catch (err) {
-      if (isUnknownSession(err)) return { status: 404, body: { error: 'Unknown ZignSec session' } };
-      if (err instanceof ItsMeError && err.code === 'ERR_ITSME_PENDING_TIMEOUT') {
-        return { status: 202, body: { status: 'pending', id } };
-      }
+      if (isUnknownSession(err)) return unknown();
+      if (err instanceof ItsMeError && err.code === 'ERR_ITSME_PENDING_TIMEOUT') return pending(id);
       report(err, req);
-      return { status: 502, body: { error: 'Could not read the result from ZignSec' } };
+      return { status: 502, body: { error: 'Could not read the result from ZignSec' }, outcome: 'zignsec-error' };
     }
-    if (isUnknownSession(result)) return { status: 404, body: { error: 'Unknown ZignSec session' } };
-    if (!isFinal(result)) return { status: 202, body: { status: 'pending', id } };
+    if (isUnknownSession(result)) return unknown();
+    if (!isFinal(result)) return pending(id);
     let profile: ItsMeProfile | null = null;
     if (result.errors.length === 0) {
       try {
@@ -139,7 +150,7 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
       }
     }
     await onResult(result, profile, req);
-    return { status: 200, body: { status: 'ok', id } };
+    return { status: 200, body: { status: 'ok', id }, outcome: 'handled' };
   }
 
   async function handleOnce(id: string, req: IncomingMessage): Promise<Outcome> {
@@ -148,16 +159,34 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
       claim = await seenStore.claim(id, CLAIM_TTL);
     } catch (err) {
       report(err, req);
-      return { status: 503, body: { error: 'Webhook store unavailable' } };
+      return { status: 503, body: { error: 'Webhook store unavailable' }, outcome: 'store-unavailable' };
     }
-    if (claim === 'done') return { status: 200, body: { status: 'duplicate', id } };
-    if (claim !== 'claimed') return { status: 409, body: { error: 'This session is being handled; retry later' } };
+    if (claim === 'done') return duplicate(id);
+    if (claim !== 'claimed') {
+      return { status: 409, body: { error: 'This session is being handled; retry later' }, outcome: 'busy' };
+    }
     let outcome: Outcome;
-    try {
-      outcome = await settle(id, req);
-    } catch (err) {
-      report(err, req);
-      outcome = { status: 500, body: { error: 'The result could not be processed; it will be delivered again' } };
+    const wait = guard.read(id);
+    if (wait > 0) {
+      outcome = {
+        status: 429,
+        body: { error: 'Too many deliveries of this session; retry later' },
+        outcome: 'rate-limited',
+        retryAfter: Math.ceil(wait / 1000),
+      };
+    } else {
+      try {
+        outcome = await settle(id, req);
+      } catch (err) {
+        report(err, req);
+        outcome = {
+          status: 500,
+          body: { error: 'The result could not be processed; it will be delivered again' },
+          outcome: 'result-failed',
+        };
+      }
+      if (outcome.outcome === 'unknown-session') guard.rememberUnknown(id, outcome);
+      else guard.forget(id);
     }
     try {
       if (outcome.body.status === 'ok') await seenStore.complete(id, seenTtl);
@@ -168,49 +197,81 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
     return outcome;
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** The answer to one POST, and the session id when the body named a valid one. */
+  async function handle(req: IncomingMessage): Promise<{ answer: Outcome; id?: string } | null> {
     if (req.method !== 'POST') {
-      res.setHeader('allow', 'POST');
-      return send(res, { status: 405, body: { error: 'Method not allowed' } });
+      return { answer: { status: 405, body: { error: 'Method not allowed' }, outcome: 'method-not-allowed' } };
     }
     const body = await readBody(req, maxBodySize);
-    if (body === null) return;
-    if ('fail' in body) return send(res, body.fail);
+    if (body === null) return null;
+    if ('fail' in body) return { answer: body.fail };
     if (settings.format) {
       if (!('raw' in body)) {
         report(new Error(NEEDS_RAW_BODY), req);
-        return send(res, { status: 500, body: { error: NEEDS_RAW_BODY } });
+        return { answer: { status: 500, body: { error: NEEDS_RAW_BODY }, outcome: 'internal-error' } };
       }
       const check = verifyWebhookSignature(req.headers[SIGNATURE_HEADER], body.raw, settings.key, {
         format: settings.format,
         tolerance: settings.tolerance,
       });
-      if (!check.ok) return send(res, { status: 401, body: { error: `Invalid webhook signature (${check.reason})` } });
+      if (!check.ok) {
+        const error = `Invalid webhook signature (${check.reason})`;
+        return { answer: { status: 401, body: { error }, outcome: 'bad-signature' } };
+      }
     }
     const id = sessionId('raw' in body ? parseJson(body.raw) : body.parsed);
     if (id === undefined) {
-      return send(res, { status: 400, body: { error: 'The body must be a JSON object with a ZignSec session id' } });
+      const error = 'The body must be a JSON object with a ZignSec session id';
+      return { answer: { status: 400, body: { error }, outcome: 'bad-body' } };
     }
+    const remembered = guard.recall(id);
+    if (remembered) return { answer: remembered, id };
     const earlier = running.get(id);
     if (earlier) {
       const first = await earlier;
-      return send(res, first.body.status === 'ok' ? { status: 200, body: { status: 'duplicate', id } } : first);
+      return { answer: first.outcome === 'handled' ? duplicate(id) : first, id };
     }
     const current = handleOnce(id, req);
     running.set(id, current);
     try {
-      send(res, await current);
+      return { answer: await current, id };
     } finally {
       running.delete(id);
     }
   }
 
   return function zignsecWebhook(req, res) {
-    handle(req, res).catch((err: unknown) => {
-      report(err, req);
-      send(res, { status: 500, body: { error: 'Internal error' } });
-    });
+    handle(req).then(
+      (handled) => {
+        if (handled) respond(res, handled.answer, handled.id);
+      },
+      (err: unknown) => {
+        report(err, req);
+        respond(res, { status: 500, body: { error: 'Internal error' }, outcome: 'internal-error' });
+      },
+    );
   };
+}
+
+function unknown(): Outcome {
+  return { status: 404, body: { error: 'Unknown ZignSec session' }, outcome: 'unknown-session' };
+}
+
+function pending(id: string): Outcome {
+  return { status: 202, body: { status: 'pending', id }, outcome: 'pending' };
+}
+
+function duplicate(id: string): Outcome {
+  return { status: 200, body: { status: 'duplicate', id }, outcome: 'duplicate' };
+}
+
+/** Sends the answer and tells `passport-itsme:webhook` subscribers about it. */
+function respond(res: ServerResponse, answer: Outcome, id?: string): void {
+  send(res, answer);
+  if (!webhookChannel.hasSubscribers) return;
+  const message: WebhookMessage = { outcome: answer.outcome, status: answer.status };
+  if (id !== undefined) message.sessionId = id;
+  webhookChannel.publish(message);
 }
 
 function checkOptions(options: WebhookHandlerOptions) {
@@ -234,7 +295,10 @@ function checkOptions(options: WebhookHandlerOptions) {
     if (value > MAX_DELAY) throw new TypeError(`${owner} pendingTimeout option must be at most ${MAX_DELAY} ms`);
     return value;
   };
-  const positive = (name: 'tolerance' | 'seenTtl' | 'maxBodySize' | 'pendingTimeout', fallback: number): number => {
+  const positive = (
+    name: 'tolerance' | 'seenTtl' | 'maxBodySize' | 'pendingTimeout' | 'maxReadsPerMinute',
+    fallback: number,
+  ): number => {
     const value = options[name] ?? fallback;
     if (!(Number.isInteger(value) && value > 0))
       throw new TypeError(`${owner} ${name} option must be a positive integer`);
@@ -261,6 +325,7 @@ function checkOptions(options: WebhookHandlerOptions) {
     seenTtl: positive('seenTtl', 72 * 3_600_000),
     maxBodySize: positive('maxBodySize', 1024 * 1024),
     pendingTimeout: options.pendingTimeout === undefined ? 0 : atMostMaxDelay(positive('pendingTimeout', 1)),
+    maxReadsPerMinute: positive('maxReadsPerMinute', 6),
     seenStore,
   };
 }
@@ -268,19 +333,31 @@ function checkOptions(options: WebhookHandlerOptions) {
 /** The raw body, or what a body parser left when it already read the stream; `null` if the client left. */
 function readBody(req: IncomingMessage, limit: number): Promise<Body> {
   const r = req as IncomingMessage & { rawBody?: unknown; body?: unknown; _body?: unknown };
-  const tooLarge: Body = { fail: { status: 413, body: { error: `The body is larger than ${limit} bytes` } } };
+  const tooLarge: Body = {
+    fail: { status: 413, body: { error: `The body is larger than ${limit} bytes` }, outcome: 'too-large' },
+  };
   const given = Buffer.isBuffer(r.rawBody) ? r.rawBody : Buffer.isBuffer(r.body) ? r.body : undefined;
   if (given) return Promise.resolve(given.length > limit ? tooLarge : { raw: given });
   if (r._body === true || r.readableEnded) {
     if (typeof r.body === 'string') return Promise.resolve({ raw: Buffer.from(r.body) });
     if (r.body !== undefined) return Promise.resolve({ parsed: r.body });
     return Promise.resolve({
-      fail: { status: 500, body: { error: 'The request body was already read by another middleware' } },
+      fail: {
+        status: 500,
+        body: { error: 'The request body was already read by another middleware' },
+        outcome: 'internal-error',
+      },
     });
   }
   const encoding = String(req.headers['content-encoding'] ?? 'identity').toLowerCase();
   if (encoding !== 'identity') {
-    return Promise.resolve({ fail: { status: 415, body: { error: `Unsupported content-encoding ${encoding}` } } });
+    return Promise.resolve({
+      fail: {
+        status: 415,
+        body: { error: `Unsupported content-encoding ${encoding}` },
+        outcome: 'unsupported-encoding',
+      },
+    });
   }
   if (Number(req.headers['content-length']) > limit) return Promise.resolve(tooLarge);
   return new Promise((resolve) => {
@@ -323,10 +400,12 @@ function isUnknownSession(value: unknown): boolean {
   return Array.isArray(errors) && errors.some((e) => e.code.toUpperCase() === 'SESSION_NOT_FOUND');
 }
 
-function send(res: ServerResponse, { status, body }: Outcome): void {
+function send(res: ServerResponse, { status, body, retryAfter }: Outcome): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
   res.statusCode = status;
+  if (status === 405) res.setHeader('allow', 'POST');
+  if (retryAfter !== undefined) res.setHeader('retry-after', String(retryAfter));
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.setHeader('cache-control', 'no-store');
   res.setHeader('content-length', Buffer.byteLength(text));

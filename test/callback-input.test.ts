@@ -361,7 +361,7 @@ describe('callback input (expired pending login)', () => {
     restoreNock = realNetwork();
     guard = guardProcess();
     stub = await new ZignSecStub(API_KEY).start();
-    const store = new SessionRelayStateStore({ ttl: 100 });
+    const store = new SessionRelayStateStore({ ttl: 800 });
     app = await startGuardedApp({ strategy: { baseURL: stub.url, apiKey: API_KEY, store } });
   });
   after(async () => {
@@ -376,11 +376,11 @@ describe('callback input (expired pending login)', () => {
     const jar = new CookieJar();
     await browse(`${app.url}/login`, jar);
     const relayState = stub.lastRelayState();
-    await sleep(150);
+    await sleep(900);
     const raw = await browse(`${app.url}/callback/raw?relaystate=${relayState}`, jar);
     expect(raw.status).to.equal(403);
     await browse(`${app.url}/login`, jar);
-    await sleep(150);
+    await sleep(900);
     const seen = await land(app, jar, `/callback?relaystate=${stub.lastRelayState()}`);
     expect(seen.messages).to.deep.equal([EXPIRED]);
     expect(stub.gets).to.deep.equal([]);

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import type { Request } from 'express';
 import nock from 'nock';
 import {
+  ItsMeError,
   type ItsMeProfile,
   ItsMeStrategy,
   type VerifyCallback,
@@ -171,6 +172,121 @@ describe('verify', () => {
         message: 'No account for this person.',
       });
     });
+  });
+
+  describe('time limit (verifyTimeout)', () => {
+    const limited = (verify: VerifyFunction, verifyTimeout = 150) =>
+      new ItsMeStrategy({ ...common, verifyTimeout }, verify);
+
+    it('should wait 30 s by default', () => {
+      expect(withVerify(() => {}).verifyTimeout).to.equal(30_000);
+    });
+
+    it('should end an async verify that declares done, resolves to nothing and never calls done with an error saying so', async () => {
+      const { outcome } = await complete(limited(async (_profile, _done) => {}));
+      const error = expectKind(outcome, 'error').error as ItsMeError;
+      expect(error).to.be.instanceOf(ItsMeError);
+      expect(error.code).to.equal('ERR_ITSME_VERIFY_TIMEOUT');
+      expect(error.message).to.match(/verify did not answer within 150 ms \(verifyTimeout\)/);
+      expect(error.message).to.match(/must call done/);
+    });
+
+    it('should end a callback verify that never calls done the same way', async () => {
+      const { outcome } = await complete(limited(() => {}));
+      expect((expectKind(outcome, 'error').error as ItsMeError).code).to.equal('ERR_ITSME_VERIFY_TIMEOUT');
+    });
+
+    it('should end a promise that never settles the same way', async () => {
+      const { outcome } = await complete(limited(() => new Promise(() => {})));
+      expect((expectKind(outcome, 'error').error as ItsMeError).code).to.equal('ERR_ITSME_VERIFY_TIMEOUT');
+    });
+
+    it('should act once when done comes after the time limit', async () => {
+      const actions: string[] = [];
+      const strategy = limited((_p, done) => {
+        setTimeout(() => done(null, { id: 'too-late' }), 250);
+      });
+      const { outcome } = await complete(strategy);
+      actions.push(outcome.kind);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(actions).to.deep.equal(['error']);
+    });
+
+    it('should clear its timer once verify answered', async () => {
+      const armed: unknown[] = [];
+      const cleared: unknown[] = [];
+      const { setTimeout: realSet, clearTimeout: realClear } = globalThis;
+      globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+        const handle = realSet(fn, ms);
+        if (ms === 54_321) armed.push(handle);
+        return handle;
+      }) as typeof setTimeout;
+      globalThis.clearTimeout = ((handle?: Parameters<typeof clearTimeout>[0]) => {
+        cleared.push(handle);
+        realClear(handle);
+      }) as typeof clearTimeout;
+      try {
+        const { outcome } = await complete(limited((_p, done) => done(null, { id: 1 }), 54_321));
+        expectKind(outcome, 'success');
+      } finally {
+        globalThis.setTimeout = realSet;
+        globalThis.clearTimeout = realClear;
+      }
+      expect(armed).to.have.length(1);
+      expect(cleared).to.include(armed[0]);
+    });
+
+    for (const [label, verify, expected] of [
+      ['sync done', (_p: ItsMeProfile, done: VerifyCallback) => done(null, { id: 'sync' }), { id: 'sync' }],
+      ['async returning a user', async (p: ItsMeProfile) => ({ id: p.id }), { id: SUB }],
+      [
+        'async calling done later',
+        async (_p: ItsMeProfile, done: VerifyCallback) => {
+          setTimeout(() => done(null, { id: 'later' }), 20);
+        },
+        { id: 'later' },
+      ],
+      // NestJS's PassportStrategy wraps validate() as `async (...params) => { done(null, await validate(...)) }`:
+      // a function of length 0 that calls done before its own promise resolves to undefined.
+      [
+        "NestJS's wrapper (length 0, done before the promise resolves to undefined)",
+        // biome-ignore lint/complexity/useArrowFunction: the wrapper is a plain function of length 0
+        async function (...params: unknown[]) {
+          const done = params[params.length - 1] as VerifyCallback;
+          done(null, await Promise.resolve({ id: 'nest' }));
+        } as VerifyFunction,
+        { id: 'nest' },
+      ],
+    ] as const) {
+      it(`should log in within the limit for ${label}`, async () => {
+        expect(label.startsWith('NestJS') ? (verify as VerifyFunction).length : 0).to.equal(0);
+        const { outcome } = await complete(limited(verify as VerifyFunction));
+        expect(expectKind(outcome, 'success').user).to.deep.equal(expected);
+      });
+    }
+
+    it("should fail, not wait, when NestJS's wrapper resolves to undefined and validate refused", async () => {
+      const wrapper = async (...params: unknown[]) => {
+        const done = params[params.length - 1] as VerifyCallback;
+        done(null, false);
+      };
+      const { outcome } = await complete(limited(wrapper as VerifyFunction));
+      expect(expectKind(outcome, 'fail').challenge).to.include({ code: 'verify-refused' });
+    });
+
+    it('should fail at once for a length-0 async verify that resolves to nothing without calling done', async () => {
+      const { outcome } = await complete(limited((async () => undefined) as VerifyFunction, 60_000));
+      expect(expectKind(outcome, 'fail').challenge).to.include({ code: 'verify-refused' });
+    });
+
+    for (const value of [0, -1, 1.5, Number.NaN, 2 ** 31, '1000']) {
+      it(`should throw a TypeError naming verifyTimeout for ${String(value)}`, () => {
+        expect(() => new ItsMeStrategy({ ...common, verifyTimeout: value as number }, () => {})).to.throw(
+          TypeError,
+          /verifyTimeout option must be/,
+        );
+      });
+    }
   });
 
   describe('passReqToCallback', () => {

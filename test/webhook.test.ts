@@ -14,6 +14,7 @@ import {
   verifyWebhookSignature,
   type WebhookHandlerOptions,
 } from '../lib/index.js';
+import { ReadGuard } from '../lib/webhook-guard.js';
 import { type Listening, listen } from './support/http.js';
 import { sampleResult, ZignSecStub } from './support/zignsec-stub.js';
 
@@ -569,6 +570,113 @@ describe('webhook receiver', () => {
           .that.matches(message);
       }
     });
+  });
+
+  describe('abuse without a signature', () => {
+    const unknownSession = (id: string) => {
+      stub.results.set(id, [{ status: 404, body: { errors: [{ code: 'SESSION_NOT_FOUND' }] } }]);
+    };
+    /** Posts `count` bodies, `batch` at a time, and returns the statuses in order. */
+    const flood = async (url: string, ids: string[], count: number, batch = 25): Promise<number[]> => {
+      const statuses: number[] = [];
+      for (let sent = 0; sent < count; sent += batch) {
+        const round = Array.from({ length: Math.min(batch, count - sent) }, (_, i) => ids[(sent + i) % ids.length]);
+        for (const reply of await Promise.all(round.map((id) => post(url, { id })))) statuses.push(reply.status);
+      }
+      return statuses;
+    };
+
+    it('should read 300 posts of 3 unknown ids from ZignSec 3 times, and answer every one 404', async () => {
+      const r = await receiver('none');
+      const ids = ['forged-a', 'forged-b', 'forged-c'];
+      for (const id of ids) unknownSession(id);
+      const statuses = await flood(r.url, ids, 300);
+      expect(statuses).to.have.length(300);
+      expect(new Set(statuses)).to.deep.equal(new Set([404]));
+      expect(stub.gets).to.have.length(3);
+      expect([...stub.gets].sort()).to.deep.equal(ids);
+      expect(r.delivered).to.deep.equal([]);
+    });
+
+    it('should cap reads of one not-final id per minute and answer the rest 429 with Retry-After', async () => {
+      const r = await receiver('none');
+      stub.results.set('still-pending', [{ body: { id: 'still-pending', state: 'Pending', errors: [] } }]);
+      const statuses = await flood(r.url, ['still-pending'], 100, 1);
+      expect(stub.gets).to.have.length(6);
+      expect(statuses.filter((status) => status === 202)).to.have.length(6);
+      expect(statuses.filter((status) => status === 429)).to.have.length(94);
+      const refused = await fetch(r.url, { method: 'POST', body: JSON.stringify({ id: 'still-pending' }) });
+      expect(refused.status).to.equal(429);
+      const retryAfter = Number(refused.headers.get('retry-after'));
+      expect(retryAfter).to.be.within(1, 60);
+      expect(stub.gets).to.have.length(6);
+    });
+
+    it('should cap reads of an id whose read keeps failing, as maxReadsPerMinute says', async () => {
+      const r = await receiver('none', { maxReadsPerMinute: 2, timeout: 500 });
+      stub.results.set('zignsec-down', [{ status: 400, body: { errors: [{ code: 'INVALID_REQUEST' }] } }]);
+      const statuses = await flood(r.url, ['zignsec-down'], 20, 1);
+      expect(stub.gets).to.have.length(2);
+      expect(statuses.filter((status) => status === 502)).to.have.length(2);
+      expect(statuses.filter((status) => status === 429)).to.have.length(18);
+    });
+
+    it('should keep the cap per id, so a flood of one id does not stop the delivery of another', async () => {
+      const r = await receiver('none');
+      stub.results.set('flooded', [{ body: { id: 'flooded', state: 'Pending', errors: [] } }]);
+      await flood(r.url, ['flooded'], 50, 10);
+      const real = await deliver(r.url, sampleResult('real-session'));
+      expect(real.status).to.equal(200);
+      expect(r.delivered.map((d) => d.result.id)).to.deep.equal(['real-session']);
+    });
+
+    it('should not let a post of a not-final id make the real delivery that follows be lost', async () => {
+      const r = await receiver('none');
+      const id = 'raced-session';
+      stub.results.set(id, [{ body: { id, state: 'Pending', errors: [] } }, { body: sampleResult(id) }]);
+      expect((await post(r.url, { id })).status).to.equal(202);
+      expect((await deliver(r.url, sampleResult(id))).status).to.equal(200);
+      expect(r.delivered).to.have.length(1);
+    });
+
+    it('should answer a handled session as a duplicate without a new read, however often it is posted', async () => {
+      const r = await receiver('none');
+      await deliver(r.url, sampleResult('done-session'));
+      const statuses = await flood(r.url, ['done-session'], 50, 10);
+      expect(new Set(statuses)).to.deep.equal(new Set([200]));
+      expect(stub.gets).to.deep.equal(['done-session']);
+      expect(r.delivered).to.have.length(1);
+    });
+
+    it('should remember a bounded number of ids, forgetting the oldest first', () => {
+      const guard = new ReadGuard<string>({ max: 100 });
+      const now = Date.now();
+      for (let i = 0; i < 5000; i++) {
+        guard.read(`id-${i}`, now);
+        guard.rememberUnknown(`id-${i}`, '404', now);
+      }
+      expect(guard.size).to.be.at.most(100);
+      expect(guard.recall('id-4999', now)).to.equal('404');
+      expect(guard.recall('id-0', now)).to.equal(undefined);
+      expect(guard.recall('id-4999', now + 60_001), 'an unknown answer lapses after a minute').to.equal(undefined);
+    });
+
+    it('should let an id be read again once its minute is over', () => {
+      const guard = new ReadGuard<string>({ maxReadsPerMinute: 2 });
+      const now = Date.now();
+      expect([guard.read('x', now), guard.read('x', now + 1)]).to.deep.equal([0, 0]);
+      expect(guard.read('x', now + 10_000)).to.equal(50_000);
+      expect(guard.read('x', now + 60_000)).to.equal(0);
+    });
+
+    for (const value of [0, -1, 1.5, Number.NaN]) {
+      it(`should throw a TypeError naming maxReadsPerMinute for ${value}`, () => {
+        expect(() => createWebhookHandler({ apiKey: 'k-0123', onResult: () => {}, maxReadsPerMinute: value })).to.throw(
+          TypeError,
+          /maxReadsPerMinute option must be a positive integer/,
+        );
+      });
+    }
   });
 
   describe('MemorySeenStore', () => {

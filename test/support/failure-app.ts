@@ -59,6 +59,7 @@ export async function startFailureApp(options: {
     options.verify ?? ((profile, done) => done(null, { id: profile.id })),
   );
   instance.use(strategy);
+  const name = strategy.name;
   instance.serializeUser((user, done) => done(null, user));
   instance.deserializeUser((user: Express.User, done) => done(null, user));
   app.use(
@@ -72,12 +73,12 @@ export async function startFailureApp(options: {
   app.use(instance.session());
   app.get(['/login', '/login/:language'], (req, res, next) => {
     const language = req.params.language as ItsMeLanguage | undefined;
-    instance.authenticate('itsme', language ? { language } : {})(req, res, next);
+    instance.authenticate(name, language ? { language } : {})(req, res, next);
   });
   app.get(['/callback', '/callback/:language'], (req, res, next) => {
     const language = req.params.language as ItsMeLanguage | undefined;
     instance.authenticate(
-      'itsme',
+      name,
       language ? { language } : {},
       (err: (Error & { code?: string }) | null, user: unknown, info: unknown, status: unknown) => {
         if (err) {
@@ -89,6 +90,11 @@ export async function startFailureApp(options: {
       },
     )(req, res, next);
   });
+  app.use(
+    (err: Error & { code?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      res.status(500).json({ kind: 'error', error: { code: err.code ?? null, message: err.message } });
+    },
+  );
   const server = await listen(app);
   const read = async (response: BrowserResponse): Promise<CallbackOutcome> => ({
     status: response.status,

@@ -1,0 +1,93 @@
+/** Options of {@link ReadGuard}. @internal */
+export interface ReadGuardOptions {
+  /** Most session ids remembered (answers and read counts together); the oldest go first. */
+  max?: number;
+  /** Milliseconds an "unknown session" answer is reused. */
+  unknownTtl?: number;
+  /** Reads of one session id from ZignSec allowed per minute. */
+  maxReadsPerMinute?: number;
+}
+
+const MINUTE = 60_000;
+
+interface Note<A> {
+  /** The answer to repeat, while `until` is ahead. */
+  answer?: A;
+  until: number;
+  /** Start of the current one-minute window, and the reads made in it. */
+  windowStart: number;
+  reads: number;
+}
+
+/**
+ * What the webhook receiver remembers so that posts of the same id do not each cost a read from
+ * ZignSec: an "unknown session" answer for a while, and how many reads each id (a not-final one, say)
+ * had in the current minute. Bounded: at most `max` ids, oldest forgotten first.
+ *
+ * A "not final yet" answer is not repeated from memory: it is a 2xx, after which ZignSec would not
+ * deliver the session again, so a post of the id just before the real delivery would lose the result.
+ * Not-final ids are held back by the read count instead, whose refusal (429) ZignSec retries.
+ * @internal
+ */
+export class ReadGuard<A> {
+  readonly max: number;
+  readonly unknownTtl: number;
+  readonly maxReadsPerMinute: number;
+  #notes = new Map<string, Note<A>>();
+
+  constructor(options: ReadGuardOptions = {}) {
+    this.max = options.max ?? 10_000;
+    this.unknownTtl = options.unknownTtl ?? MINUTE;
+    this.maxReadsPerMinute = options.maxReadsPerMinute ?? 6;
+  }
+
+  /** How many ids are remembered now. */
+  get size(): number {
+    return this.#notes.size;
+  }
+
+  /** The answer remembered for `id`, if it is still fresh. */
+  recall(id: string, now = Date.now()): A | undefined {
+    const note = this.#notes.get(id);
+    return note?.answer !== undefined && note.until > now ? note.answer : undefined;
+  }
+
+  /**
+   * Counts one read of `id` and answers `0` when it may go ahead, or the milliseconds until the
+   * next read is allowed when `id` had its share this minute.
+   */
+  read(id: string, now = Date.now()): number {
+    const note = this.#notes.get(id) ?? this.#add(id, now);
+    if (now - note.windowStart >= MINUTE) {
+      note.windowStart = now;
+      note.reads = 0;
+    }
+    if (note.reads >= this.maxReadsPerMinute) return note.windowStart + MINUTE - now;
+    note.reads += 1;
+    return 0;
+  }
+
+  /** Remembers the "unknown session" `answer` for `id`, for `unknownTtl`. */
+  rememberUnknown(id: string, answer: A, now = Date.now()): void {
+    const note = this.#notes.get(id) ?? this.#add(id, now);
+    note.answer = answer;
+    note.until = now + this.unknownTtl;
+  }
+
+  /** Forgets the remembered answer of `id` (its read count stays). */
+  forget(id: string): void {
+    const note = this.#notes.get(id);
+    if (note) delete note.answer;
+  }
+
+  #add(id: string, now: number): Note<A> {
+    for (const [key, note] of this.#notes) {
+      const stale = note.until <= now && now - note.windowStart >= MINUTE;
+      if (!stale && this.#notes.size < this.max) break;
+      this.#notes.delete(key);
+    }
+    const note: Note<A> = { until: 0, windowStart: now, reads: 0 };
+    this.#notes.set(id, note);
+    return note;
+  }
+}
