@@ -7,6 +7,7 @@ import {
   type ItsMeProfile,
   ItsMeStrategy,
   type ItsMeStrategyOptions,
+  type RelayStateStore,
   type VerifyCallback,
   type VerifyFunction,
   type VerifyFunctionWithRequest,
@@ -98,6 +99,24 @@ describe('types', () => {
       // @ts-expect-error the overload must be known at compile time
       const make = () => new ItsMeStrategy({ ...base, passReqToCallback: flag }, withReq);
       expect(make()).to.be.instanceOf(ItsMeStrategy);
+    });
+
+    it("should accept a verify and a store whose req is annotated as Express's Request", async () => {
+      const seen: unknown[] = [];
+      const annotated = (req: Request, profile: ItsMeProfile, done: VerifyCallback) => {
+        seen.push(req);
+        done(null, { id: profile.id, ip: req.ip });
+      };
+      const typed: VerifyFunctionWithRequest<Request> = annotated;
+      const store: RelayStateStore = {
+        save: async (_req: Request) => undefined,
+        take: async (_req: Request) => undefined,
+      };
+      const strategy = new ItsMeStrategy({ ...base, passReqToCallback: true }, annotated);
+      expect(new ItsMeStrategy({ ...base, passReqToCallback: true, store }, typed)).to.be.instanceOf(ItsMeStrategy);
+      const { req, first, outcome } = await firstArgument(strategy, seen);
+      expectKind(outcome, 'success');
+      expect(first).to.equal(req);
     });
 
     it('should accept the exported verify types and promise-returning verifies', () => {
