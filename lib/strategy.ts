@@ -1,5 +1,6 @@
 import { checkClientOptions, ItsMeClient, type ItsMeClientOptions, isHttpUrl, MAX_DELAY } from './client.js';
 import {
+  type CHANNELS,
   type LoginFailureCode,
   type LoginFailureMessage,
   loginFailureChannel,
@@ -7,7 +8,14 @@ import {
   loginSuccessChannel,
 } from './diagnostics.js';
 import { ItsMeError } from './errors.js';
-import { checkMessages, classifyErrors, failureInfo, type ItsMeFailureCode, type ItsMeMessages } from './messages.js';
+import {
+  checkMessages,
+  classifyErrors,
+  failureInfo,
+  type ItsMeFailureCode,
+  type ItsMeFailureInfo,
+  type ItsMeMessages,
+} from './messages.js';
 import { type ItsMeRequest, type ItsMeUser, PassportStrategy } from './passport-base.js';
 import { toProfile } from './profile.js';
 import { createRelayState, readRelayState } from './relaystate.js';
@@ -107,6 +115,10 @@ const CONSUMED_TTL = 15 * 60_000;
  * Without `relaystate` in the request it starts a login and redirects to itsme; with one (the way
  * back from ZignSec) it takes the pending login from the store, reads the result with the API key,
  * builds the profile and calls `verify`.
+ *
+ * Every `fail(info, status)` carries an {@link ItsMeFailureInfo}: a stable `info.code`
+ * ({@link ItsMeFailureCode}) and `info.message` in the login's language; every start, success,
+ * failure and error is published on the channels of {@link CHANNELS} when someone subscribes.
  */
 export class ItsMeStrategy extends PassportStrategy {
   name: string;

@@ -97,6 +97,16 @@ describe('diagnostics channels', () => {
 
   const channels = () => events.map((event) => event.channel);
 
+  it('should publish on exactly the public channel names', () => {
+    expect(CHANNELS).to.deep.equal({
+      loginStart: 'passport-itsme:login:start',
+      loginSuccess: 'passport-itsme:login:success',
+      loginFailure: 'passport-itsme:login:failure',
+      webhook: 'passport-itsme:webhook',
+      zignsec: 'passport-itsme:zignsec',
+    });
+  });
+
   describe('logins', () => {
     it('should publish start then success, with the strategy name, the ZignSec session id and a duration', async () => {
       const target = await app({ name: 'itsme' });

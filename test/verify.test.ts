@@ -265,6 +265,17 @@ describe('verify', () => {
       });
     }
 
+    it('should error at once, not wait, with what an async verify throws', async () => {
+      const boom = new Error('account lookup failed');
+      const { outcome } = await complete(
+        limited(async (_p, _done) => {
+          await Promise.resolve();
+          throw boom;
+        }, 60_000),
+      );
+      expect(expectKind(outcome, 'error').error).to.equal(boom);
+    });
+
     it("should fail, not wait, when NestJS's wrapper resolves to undefined and validate refused", async () => {
       const wrapper = async (...params: unknown[]) => {
         const done = params[params.length - 1] as VerifyCallback;
