@@ -10,6 +10,8 @@ import passportModule from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import { createWebhookHandler, type ItsMeLanguage, ItsMeStrategy, type ZignSecEnvironment } from '../lib/index.js';
 import { FAVICON } from './assets.js';
+import { type MobileApiOptions, mobileApi } from './mobile-api.js';
+import { APP_SCRIPT, appPage, returnPage } from './mobile-pages.js';
 import { STYLESHEET } from './styles.js';
 import { type AppUser, checkDemoUser, DEFAULT_DEMO_USER, type DemoUser, userFromProfile } from './users.js';
 import { errorPage, loginPage, type PageContext, profilePage, type ReceivedWebhook, webhooksPage } from './views.js';
@@ -49,6 +51,8 @@ export interface ExampleAppOptions {
    * development only: behind a proxy the Host header may legitimately differ. Default `false`.
    */
   canonicalHost?: boolean;
+  /** Settings of the mobile-app API (`/api/app/...`), for tests: TTLs, the clock, the poll pause. */
+  mobile?: Partial<Pick<MobileApiOptions, 'loginTtl' | 'tokenTtl' | 'checkInterval' | 'now'>>;
   /** Where server errors are reported. Default `console.error`. */
   log?: (line: string) => void;
   /** Adds routes (a webhook receiver, an admin page, ...) before the 404 and error handlers. */
@@ -156,6 +160,27 @@ export function createApp(options: ExampleAppOptions): Express {
   });
   app.get(['/favicon.svg', '/favicon.ico'], (_req, res) => {
     res.type('image/svg+xml').set('cache-control', 'public, max-age=86400').send(FAVICON);
+  });
+  app.get('/assets/app.js', (_req, res) => {
+    res.type('text/javascript').set('cache-control', 'public, max-age=3600').send(APP_SCRIPT);
+  });
+  // The mobile-app demo: a JSON API bound to the caller's device key (no cookie, so before the session),
+  // the page that plays the native app, and the universal-link return page.
+  app.use(
+    mobileApi({
+      client: strategy.client,
+      origin: base,
+      ...(options.itsme.webhookURL ? { webhookURL: options.itsme.webhookURL } : {}),
+      ...options.mobile,
+      log: options.log ?? console.error,
+    }),
+  );
+  app.get('/app', (_req, res) => {
+    res.set('content-security-policy', `${CSP}; script-src 'self'; connect-src 'self'`);
+    res.type('html').send(appPage(page));
+  });
+  app.get('/app/return', (_req, res) => {
+    res.type('html').send(returnPage(page));
   });
   app.use(
     session({
@@ -272,12 +297,13 @@ interface StoredWebhook extends ReceivedWebhook {
   sub: string | null;
 }
 
+const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
+
 function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
   res.set({
     // Pages show personal data: never kept by the browser or a proxy, so Back after logout shows nothing.
     'cache-control': 'no-store',
-    'content-security-policy':
-      "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
+    'content-security-policy': CSP,
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
     'referrer-policy': 'same-origin',

@@ -58,6 +58,13 @@ dd{margin:0;overflow-wrap:anywhere}
 .badge.ok{background:#e4f4ea;color:var(--ok)}
 .badge.warn{background:#fff4dc;color:var(--warn)}
 .muted{color:var(--muted)}
+[hidden]{display:none!important}
+.app-label{margin:0 0 6px;font-size:13px;font-weight:700;letter-spacing:.4px;text-transform:uppercase;color:var(--itsme-dark)}
+.app-label .muted{text-transform:none;letter-spacing:0;font-weight:400}
+.spaced{margin-top:12px}
+.person h2{font-size:22px;margin:0 0 4px}
+.token{display:block;word-break:break-all;font-size:13px}
+.token-label{font-size:14px;color:var(--muted);margin:0 0 6px}
 footer{color:var(--muted);font-size:13px;text-align:center;padding:24px 20px}
 @media (max-width:520px){
   main{padding:20px 12px}

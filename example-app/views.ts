@@ -15,7 +15,8 @@ const LANGUAGE_NAMES: Record<ItsMeLanguage, string> = {
   de: 'Deutsch',
 };
 
-function layout(ctx: PageContext, title: string, body: SafeHtml): string {
+/** The page around `body`; `script` is the address of a same-origin script to load (the CSP allows no inline one). */
+export function layout(ctx: PageContext, title: string, body: SafeHtml, script?: string): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -24,6 +25,7 @@ function layout(ctx: PageContext, title: string, body: SafeHtml): string {
 <title>${title} · Demo Bank</title>
 <link rel="stylesheet" href="/assets/app.css">
 <link rel="icon" href="/favicon.svg" type="image/svg+xml">
+${script ? html`<script src="${script}" defer></script>` : ''}
 </head>
 <body>
 <header class="top"><div class="inner">

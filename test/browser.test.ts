@@ -1,29 +1,21 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { type RunningExample, startExampleApp } from '../example-app/start.js';
-import { CHROMIUM, hasChromium, launchChromium } from './support/browser.js';
+import { consoleErrors, launchBrowser, requireChromium } from './support/browser.js';
 
 const ARTIFACTS = path.resolve('test-artifacts', 'browser');
 
 describe('real browser against the example app and the embedded simulator', function () {
   this.timeout(60_000);
   let app: RunningExample;
-  let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
+  let browser: Browser | undefined;
   let context: BrowserContext;
+  let errors: string[] = [];
 
   before(async function () {
-    if (!hasChromium()) {
-      if (process.env.ITSME_REQUIRE_BROWSER === '1') {
-        throw new Error(`ITSME_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: install Debian's chromium package`);
-      }
-      const line = '!'.repeat(78);
-      console.warn(
-        `\n${line}\n!! SKIPPED: the real-browser test needs ${CHROMIUM} (apt-get install chromium).\n${line}\n`,
-      );
-      this.skip();
-    }
+    requireChromium(this, 'the real-browser test');
     await mkdir(ARTIFACTS, { recursive: true });
     app = await startExampleApp(
       {
@@ -35,8 +27,17 @@ describe('real browser against the example app and the embedded simulator', func
       },
       { publicUrlFor: (port) => `http://127.0.0.1:${port}` },
     );
-    browser = await launchChromium();
-    context = browser.context;
+    browser = await launchBrowser();
+  });
+
+  beforeEach(async () => {
+    context = await (browser as Browser).newContext({ viewport: { width: 1280, height: 800 } });
+    errors = [];
+  });
+
+  afterEach(async () => {
+    await context?.close();
+    expect(errors, 'console errors').to.deep.equal([]);
   });
 
   after(async () => {
@@ -45,12 +46,15 @@ describe('real browser against the example app and the embedded simulator', func
   });
 
   async function freshPage(): Promise<Page> {
-    await context.clearCookies();
     const page = await context.newPage();
-    page.on('pageerror', (err) => {
-      throw err;
-    });
+    const seen = consoleErrors(page);
+    page.on('close', () => errors.push(...seen));
     return page;
+  }
+
+  async function loginInTab(page: Page, persona: string): Promise<void> {
+    await page.getByText(persona).click();
+    await page.getByRole('button', { name: 'Confirm' }).click();
   }
 
   it('should log in with itsme: pick a person on the itsme screen, approve, and see the name on /profile', async () => {
@@ -87,6 +91,74 @@ describe('real browser against the example app and the embedded simulator', func
     await page.screenshot({ path: path.join(ARTIFACTS, '4-cancelled.png'), fullPage: true });
     await page.goto(`${app.url}/profile`);
     expect(page.url()).to.equal(`${app.url}/`);
+    await page.close();
+  });
+
+  it('should show no personal data when Back is pressed after logging out', async () => {
+    const page = await freshPage();
+    await page.goto(`${app.url}/`);
+    await page.getByRole('button', { name: 'Log in with itsme' }).click();
+    await page.waitForURL(`${app.simulator?.url}/itsme/authorize/**`);
+    await loginInTab(page, 'Hélène Dubois-Lefèvre');
+    await page.waitForURL(`${app.url}/profile`);
+    expect(await page.locator('dl.facts').textContent()).to.include('Namur');
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL(`${app.url}/`);
+    await page.goBack();
+    await page.waitForLoadState('load');
+    expect(page.url()).to.equal(`${app.url}/`);
+    const shown = (await page.locator('body').textContent()) ?? '';
+    expect(shown).not.to.include('Hélène');
+    expect(shown).not.to.include('Namur');
+    expect(shown).to.include('Log in with itsme');
+    await page.goForward();
+    expect(await page.locator('body').textContent()).not.to.include('Hélène');
+    await page.close();
+  });
+
+  it('should let two tabs approving two persons each land on their own person', async () => {
+    const first = await freshPage();
+    const second = await freshPage();
+    for (const tab of [first, second]) {
+      await tab.goto(`${app.url}/`);
+      await tab.getByRole('button', { name: 'Log in with itsme' }).click();
+      await tab.waitForURL(`${app.simulator?.url}/itsme/authorize/**`);
+    }
+    await loginInTab(first, 'Anneleen Peeters');
+    await first.waitForURL(`${app.url}/profile`);
+    expect(await first.getByRole('heading', { level: 1 }).textContent()).to.equal('Anneleen Peeters');
+    await loginInTab(second, 'Jürgen Schmitz');
+    await second.waitForURL(`${app.url}/profile`);
+    expect(await second.getByRole('heading', { level: 1 }).textContent()).to.equal('Jürgen Schmitz');
+    await first.close();
+    await second.close();
+  });
+
+  it('should keep the language chosen on the login page after a cancel', async () => {
+    const page = await freshPage();
+    await page.goto(`${app.url}/`);
+    await page.getByLabel('Language of the itsme screen').selectOption('de');
+    await page.getByRole('button', { name: 'Log in with itsme' }).click();
+    await page.waitForURL(`${app.simulator?.url}/itsme/authorize/**`);
+    expect(await page.getByText('Geteilte Daten:').count()).to.equal(1);
+    await page.getByRole('button', { name: 'Abbrechen' }).click();
+    await page.waitForURL(`${app.url}/`);
+    expect(await page.getByLabel('Language of the itsme screen').inputValue()).to.equal('de');
+    await page.close();
+  });
+
+  it('should link an already answered itsme screen back to the site', async () => {
+    const page = await freshPage();
+    await page.goto(`${app.url}/`);
+    await page.getByRole('button', { name: 'Log in with itsme' }).click();
+    await page.waitForURL(`${app.simulator?.url}/itsme/authorize/**`);
+    const screen = page.url();
+    await loginInTab(page, 'Florent Verschueren');
+    await page.waitForURL(`${app.url}/profile`);
+    await page.goto(screen);
+    await page.getByRole('link', { name: 'Back to the website' }).click();
+    await page.waitForURL(`${app.url}/profile`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).to.equal('Florent Verschueren');
     await page.close();
   });
 });

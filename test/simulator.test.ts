@@ -310,6 +310,63 @@ describe('simulator', () => {
       expect(sim.session(id)?.status).to.equal('cancelled');
     });
 
+    it('should let the page expire the request or end it in a ZignSec error, with the result and the way back', async () => {
+      const hook = await receiver();
+      try {
+        const expired = await start(sim, { relaystate: 'late', webhook: hook.url });
+        const page = await browse(expired.url, new CookieJar());
+        expect(page.body).to.include('value="expire">Let it expire</button>');
+        expect(page.body).to.include('value="error">ZignSec error</button>');
+        const one = await answerItsMePage(expired.url, new CookieJar(), { action: 'expire' });
+        expect(one.answer.location).to.equal(`${TARGET_ERROR}?relaystate=late`);
+        expect(sim.session(expired.id)?.status).to.equal('expired');
+        const late = await api(sim, 'GET', `/v3/eid/itsme/${expired.id}`);
+        expect(late.json.errors).to.deep.equal([
+          { code: 'EXPIRED_TRANSACTION', description: 'The itsme session expired' },
+        ]);
+        const failed = await start(sim, { relaystate: 'broken', webhook: hook.url });
+        const two = await answerItsMePage(failed.url, new CookieJar(), { action: 'error' });
+        expect(two.answer.location).to.equal(`${TARGET_ERROR}?relaystate=broken`);
+        expect(sim.session(failed.id)?.status).to.equal('failed');
+        const error = await api(sim, 'GET', `/v3/eid/itsme/${failed.id}`);
+        expect((error.json.errors as { code: string }[])[0]?.code).to.equal('Internal Exception');
+        await sim.webhooksIdle();
+        const codes = hook.calls.map((c) => (JSON.parse(c.body) as { errors: { code: string }[] }).errors[0]?.code);
+        expect(codes).to.deep.equal(['EXPIRED_TRANSACTION', 'Internal Exception']);
+        const again = await browse(failed.url, new CookieJar());
+        expect(again.status).to.equal(409);
+      } finally {
+        await hook.close();
+      }
+    });
+
+    it('should link an already answered request back to the site it came from', async () => {
+      const { url } = await start(sim, { language: 'nl' });
+      await answerItsMePage(url, new CookieJar(), { action: 'approve' });
+      const again = await browse(url, new CookieJar());
+      expect(again.status).to.equal(409);
+      expect(again.body).to.include('Deze itsme-aanvraag werd al beantwoord.');
+      expect(again.body).to.include('<a class="button approve" href="http://127.0.0.1:9/">Terug naar de website</a>');
+    });
+
+    it('should put a narrow no-break space before the colon in French, and none in English', async () => {
+      const fr = await browse((await start(sim, { language: 'fr' })).url, new CookieJar());
+      expect(fr.body).to.include('<strong>Données partagées\u202f:</strong>');
+      expect(fr.body).to.include('Simulateur\u202f: aucune identité');
+      const en = await browse((await start(sim, { language: 'en' })).url, new CookieJar());
+      expect(en.body).to.include('<strong>Data to be shared:</strong>');
+    });
+
+    it('should serve its icon, so that a browser logs no error', async () => {
+      const icon = await fetch(`${sim.url}/favicon.svg`);
+      expect(icon.status).to.equal(200);
+      expect(icon.headers.get('content-type')).to.equal('image/svg+xml');
+      expect(await icon.text()).to.match(/^<svg /);
+      const page = await browse((await start(sim)).url, new CookieJar());
+      expect(page.body).to.include('<link rel="icon" href="/favicon.svg"');
+      expect(page.headers.get('content-security-policy')).to.include("img-src 'self'");
+    });
+
     it('should show a page instead of redirecting when the session has no target', async () => {
       const res = await api(sim, 'POST', '/v3/eid/itsme', {});
       const { answer } = await answerItsMePage(res.json.redirectUrl as string, new CookieJar(), { action: 'approve' });

@@ -12,6 +12,9 @@ import {
 import { type SessionBehaviour, SessionTable, type SimSession, type SimulatorStartRequest } from './sessions.js';
 import { WebhookSender } from './webhook.js';
 
+/** What can end a pending session: the person's two answers, or an expiry or a ZignSec error. @internal */
+export type SimulatorOutcome = 'approve' | 'cancel' | 'expire' | 'error';
+
 /**
  * The simulator's state and rules, apart from HTTP: sessions, what the person does, results,
  * webhooks and faults.
@@ -94,10 +97,11 @@ export class SimulatorEngine {
   }
 
   /**
-   * The person approves (as `personaId`) or cancels: the result is fixed, the webhook is sent, and the
-   * answer is where the browser goes next (target or targetError with relaystate), if anywhere.
+   * The person approves (as `personaId`) or cancels, or (simulator page only) the request expires or
+   * fails on ZignSec's side: the result is fixed, the webhook is sent, and the answer is where the
+   * browser goes next (target or targetError with relaystate), if anywhere.
    */
-  act(session: SimSession, action: 'approve' | 'cancel', personaId?: string): { location?: string } {
+  act(session: SimSession, action: SimulatorOutcome, personaId?: string): { location?: string } {
     if (action === 'approve') {
       const persona = this.personas.find((p) => p.id === personaId);
       if (!persona) throw new Error(`No simulator persona ${personaId}`);
@@ -106,10 +110,16 @@ export class SimulatorEngine {
       session.result = finishedResult(session.id, persona, this.clock(), {
         withoutSub: session.behaviour.withoutSub === true,
       });
-    } else {
+    } else if (action === 'cancel') {
       session.status = 'cancelled';
       const code = this.#options.cancelCode ?? 'USER_CANCEL';
       session.result = failedResult(session.id, code, 'The user cancelled the itsme session');
+    } else if (action === 'expire') {
+      session.status = 'expired';
+      session.result = failedResult(session.id, 'EXPIRED_TRANSACTION', 'The itsme session expired');
+    } else {
+      session.status = 'failed';
+      session.result = failedResult(session.id, 'Internal Exception', 'Simulated ZignSec error');
     }
     this.#notify(session);
     const location = this.returnUrl(session, action === 'approve' ? 'target' : 'targetError');

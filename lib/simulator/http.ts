@@ -44,6 +44,7 @@ export function sendHtml(res: ServerResponse, status: number, page: string, form
     'content-security-policy': [
       "default-src 'none'",
       "style-src 'unsafe-inline'",
+      "img-src 'self'",
       "base-uri 'none'",
       "frame-ancestors 'none'",
       `form-action 'self'${[...origins].map((o) => ` ${o}`).join('')}`,

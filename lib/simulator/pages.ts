@@ -11,6 +11,10 @@ export interface PageLabels {
   sharedList: string;
   approve: string;
   cancel: string;
+  /** Heading of the simulator-only outcomes. */
+  other: string;
+  expire: string;
+  fail: string;
   notice: string;
   expired: string;
   finished: string;
@@ -28,10 +32,13 @@ export const LABELS: Record<ItsMeLanguage, PageLabels> = {
     title: 'Confirm with itsme',
     asks: '{rp} asks you to share your identity.',
     choose: 'Choose a test person',
-    shared: 'Data to be shared',
+    shared: 'Data to be shared:',
     sharedList: 'Name, date of birth, gender, address, e-mail address, phone number',
     approve: 'Confirm',
     cancel: 'Cancel',
+    other: 'Or simulate another outcome:',
+    expire: 'Let it expire',
+    fail: 'ZignSec error',
     notice: 'Simulator: no real identity is checked. Choose a test person to continue.',
     expired: 'This itsme request has expired.',
     finished: 'This itsme request has already been answered.',
@@ -46,11 +53,14 @@ export const LABELS: Record<ItsMeLanguage, PageLabels> = {
     title: 'Confirmer avec itsme',
     asks: '{rp} vous demande de partager votre identité.',
     choose: 'Choisissez une personne de test',
-    shared: 'Données partagées',
+    shared: 'Données partagées\u202f:',
     sharedList: 'Nom, date de naissance, genre, adresse, adresse e-mail, numéro de téléphone',
     approve: 'Confirmer',
     cancel: 'Annuler',
-    notice: "Simulateur : aucune identité réelle n'est vérifiée. Choisissez une personne de test pour continuer.",
+    other: 'Ou simulez une autre issue\u202f:',
+    expire: 'Laisser expirer',
+    fail: 'Erreur ZignSec',
+    notice: "Simulateur\u202f: aucune identité réelle n'est vérifiée. Choisissez une personne de test pour continuer.",
     expired: 'Cette demande itsme a expiré.',
     finished: 'Cette demande itsme a déjà reçu une réponse.',
     back: 'Retour au site',
@@ -64,10 +74,13 @@ export const LABELS: Record<ItsMeLanguage, PageLabels> = {
     title: 'Bevestigen met itsme',
     asks: '{rp} vraagt je om je identiteit te delen.',
     choose: 'Kies een testpersoon',
-    shared: 'Gedeelde gegevens',
+    shared: 'Gedeelde gegevens:',
     sharedList: 'Naam, geboortedatum, geslacht, adres, e-mailadres, telefoonnummer',
     approve: 'Bevestigen',
     cancel: 'Annuleren',
+    other: 'Of simuleer een andere uitkomst:',
+    expire: 'Laten verlopen',
+    fail: 'ZignSec-fout',
     notice: 'Simulator: er wordt geen echte identiteit gecontroleerd. Kies een testpersoon om verder te gaan.',
     expired: 'Deze itsme-aanvraag is verlopen.',
     finished: 'Deze itsme-aanvraag werd al beantwoord.',
@@ -82,10 +95,13 @@ export const LABELS: Record<ItsMeLanguage, PageLabels> = {
     title: 'Mit itsme bestätigen',
     asks: '{rp} bittet Sie, Ihre Identität zu teilen.',
     choose: 'Wählen Sie eine Testperson',
-    shared: 'Geteilte Daten',
+    shared: 'Geteilte Daten:',
     sharedList: 'Name, Geburtsdatum, Geschlecht, Adresse, E-Mail-Adresse, Telefonnummer',
     approve: 'Bestätigen',
     cancel: 'Abbrechen',
+    other: 'Oder simulieren Sie ein anderes Ergebnis:',
+    expire: 'Ablaufen lassen',
+    fail: 'ZignSec-Fehler',
     notice: 'Simulator: Es wird keine echte Identität geprüft. Wählen Sie eine Testperson, um fortzufahren.',
     expired: 'Diese itsme-Anfrage ist abgelaufen.',
     finished: 'Diese itsme-Anfrage wurde bereits beantwortet.',
@@ -104,19 +120,28 @@ body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif
 main{max-width:440px;margin:0 auto;padding:24px 16px}
 .card{background:#fff;border-radius:16px;box-shadow:0 2px 12px rgba(0,0,0,.08);padding:24px}
 .brand{display:flex;align-items:center;gap:10px;margin-bottom:16px;font-weight:700;font-size:20px}
-.logo{height:40px;padding:0 8px;border-radius:10px;background:#ff4612;color:#fff;display:grid;place-items:center;font-size:15px;letter-spacing:-.3px}
+.logo{height:40px;padding:0 8px;border-radius:10px;background:#c9380c;color:#fff;display:grid;place-items:center;font-size:15px;letter-spacing:-.3px}
 h1{font-size:22px;margin:0 0 8px}
 .notice{background:#fff4ef;border:1px solid #ffc7b3;border-radius:10px;padding:10px 12px;font-size:14px;margin:16px 0}
 fieldset{border:0;padding:0;margin:16px 0}
 legend{font-weight:600;margin-bottom:8px}
-label.persona{display:flex;gap:12px;align-items:flex-start;border:1px solid #ddd;border-radius:12px;padding:12px;margin-bottom:8px;cursor:pointer}
-label.persona:has(input:checked){border-color:#ff4612;background:#fff8f5}
-input[type=radio]{accent-color:#ff4612;margin-top:5px}
-.who{font-weight:600}.meta{color:#666;font-size:14px}.tag{display:inline-block;background:#eee;border-radius:6px;padding:0 6px;font-size:12px;margin-left:4px}
-.shared{font-size:14px;color:#555}
+label.persona{display:flex;gap:12px;align-items:flex-start;border:1px solid #ccc;border-radius:12px;padding:10px 12px;margin-bottom:8px;cursor:pointer}
+label.persona:has(input:checked){border-color:#c9380c;background:#fff8f5}
+input[type=radio]{accent-color:#c9380c;margin-top:5px;flex:none}
+.who{font-weight:600}.meta{color:#595959;font-size:14px}.tag{display:inline-block;background:#eee;border-radius:6px;padding:0 6px;font-size:12px;margin-left:4px}
+.shared{font-size:14px;color:#4a4a4a}
 .actions{display:flex;gap:12px;margin-top:20px}
-button,.button{flex:1;font:inherit;font-weight:600;border-radius:24px;padding:12px 16px;border:2px solid #ff4612;cursor:pointer;text-align:center;text-decoration:none}
-.approve{background:#ff4612;color:#fff}.cancel{background:#fff;color:#ff4612}
+form .actions{position:sticky;bottom:0;background:#fff;padding:12px 0;margin-bottom:-12px;z-index:1}
+button,.button{flex:1;font:inherit;font-weight:600;border-radius:24px;padding:12px 16px;border:2px solid #c9380c;cursor:pointer;text-align:center;text-decoration:none;min-height:48px}
+.approve{background:#c9380c;color:#fff}.cancel{background:#fff;color:#a52d08}
+.approve:hover{background:#a52d08}
+.other{margin-top:24px;padding-top:12px;border-top:1px solid #ddd;font-size:14px;color:#4a4a4a}
+.other .actions{margin-top:8px}
+.other button{font-size:14px;padding:8px 12px;min-height:40px;border-color:#4a4a4a;background:#fff;color:#1d1d1b}
+:focus-visible{outline:3px solid #1747c2;outline-offset:2px}
+input[type=radio]:focus-visible{outline-offset:1px}
+a{color:#1747c2}
+@media (max-width:420px){main{padding:12px 8px}.card{padding:16px}.brand{margin-bottom:10px}h1{font-size:20px}.notice{margin:10px 0}fieldset{margin:10px 0}}
 `;
 
 function layout(lang: string, title: string, body: SafeHtml): string {
@@ -127,6 +152,7 @@ function layout(lang: string, title: string, body: SafeHtml): string {
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="robots" content="noindex">
 <title>${title}</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <style>${new SafeHtml(STYLE)}</style>
 </head>
 <body><main><div class="card">
@@ -162,16 +188,27 @@ export function authorizePage(options: {
 <fieldset><legend>${t.choose}</legend>
 ${people}
 </fieldset>
-<p class="shared"><strong>${t.shared}:</strong> ${t.sharedList}</p>
+<p class="shared"><strong>${t.shared}</strong> ${t.sharedList}</p>
 <div class="actions">
 <button type="submit" name="action" value="cancel" class="cancel">${t.cancel}</button>
 <button type="submit" name="action" value="approve" class="approve">${t.approve}</button>
+</div>
+<div class="other" role="group" aria-labelledby="other">
+<span id="other">${t.other}</span>
+<div class="actions">
+<button type="submit" name="action" value="expire">${t.expire}</button>
+<button type="submit" name="action" value="error">${t.fail}</button>
+</div>
 </div>
 </form>`;
   return layout(options.lang, t.title, body);
 }
 
-/** A page saying the request is over (expired or already answered), with a way back. @internal */
+/**
+ * A page saying the request is over (expired or already answered), with a way back: for an expired
+ * request the error return (so the site can say it expired), otherwise the site's home page.
+ * @internal
+ */
 export function endedPage(lang: ItsMeLanguage, reason: 'expired' | 'finished', back: string | undefined): string {
   const t = LABELS[lang];
   const body = html`<h1>${t[reason]}</h1>

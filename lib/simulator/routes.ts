@@ -38,6 +38,7 @@ export async function route(
   const pageMatch = PAGE_PATH.exec(path);
   if (pageMatch && (req.method === 'GET' || req.method === 'POST')) return page(engine, req, res, pageMatch[1] ?? '');
   if (path === '/' && req.method === 'GET') return sendHtml(res, 200, indexPage(engine.personas));
+  if ((path === '/favicon.svg' || path === '/favicon.ico') && req.method === 'GET') return sendIcon(res);
   sendJson(res, 404, { errors: [{ code: 'NOT_FOUND', description: 'No such endpoint' }] });
 }
 
@@ -113,24 +114,32 @@ async function page(engine: SimulatorEngine, req: IncomingMessage, res: ServerRe
       [target, targetError].filter((u): u is string => !!u),
     );
   const back = engine.returnUrl(session, 'targetError');
+  // An answered request links to the site's home page, not to the way back (that one works once).
+  const site = siteOf(target);
   if (req.method === 'GET') {
     if (session.status === 'expired') return sendHtml(res, 410, endedPage(lang, 'expired', back));
-    if (session.status !== 'pending') return sendHtml(res, 409, endedPage(lang, 'finished', undefined));
+    if (session.status !== 'pending') return sendHtml(res, 409, endedPage(lang, 'finished', site));
     return show(200);
   }
   const form = new URLSearchParams(text ?? '');
   if (text === undefined || !sameSecret(form.get('token') ?? undefined, session.token)) {
-    return sendHtml(res, 403, endedPage(lang, 'finished', undefined));
+    return sendHtml(res, 403, endedPage(lang, 'finished', site));
   }
   if (session.status === 'expired') {
     return back ? redirect(res, back) : sendHtml(res, 410, endedPage(lang, 'expired', undefined));
   }
-  if (session.status !== 'pending') return sendHtml(res, 409, endedPage(lang, 'finished', undefined));
+  if (session.status !== 'pending') return sendHtml(res, 409, endedPage(lang, 'finished', site));
   const action = form.get('action');
   const personaId = form.get('persona') ?? undefined;
-  if (action === 'cancel' || (action === 'approve' && engine.personas.some((p) => p.id === personaId))) {
+  if (
+    action === 'cancel' ||
+    action === 'expire' ||
+    action === 'error' ||
+    (action === 'approve' && engine.personas.some((p) => p.id === personaId))
+  ) {
     const { location } = engine.act(session, action, personaId);
-    return location ? redirect(res, location) : sendHtml(res, 200, endedPage(lang, 'finished', undefined));
+    if (location) return redirect(res, location);
+    return sendHtml(res, 200, endedPage(lang, action === 'expire' ? 'expired' : 'finished', undefined));
   }
   show(400);
 }
@@ -186,6 +195,28 @@ export function parseStart(text: string): { request: SimulatorStartRequest } | {
   const language = body.language;
   if (language === 'fr' || language === 'nl' || language === 'en' || language === 'de') request.language = language;
   return errors.length > 0 ? { errors } : { request };
+}
+
+const ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="8" fill="#c9380c"/><circle cx="16" cy="16" r="7" fill="#fff"/></svg>`;
+
+function sendIcon(res: ServerResponse): void {
+  res.writeHead(200, {
+    'content-type': 'image/svg+xml',
+    'cache-control': 'public, max-age=86400',
+    'content-length': Buffer.byteLength(ICON),
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(ICON);
+}
+
+/** The home page of the site a request came from (the origin of its target), if it has one. */
+function siteOf(target: string | undefined): string | undefined {
+  if (!target) return undefined;
+  try {
+    return `${new URL(target).origin}/`;
+  } catch {
+    return undefined;
+  }
 }
 
 function safeDecode(value: string): string {

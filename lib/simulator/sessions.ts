@@ -21,8 +21,8 @@ export interface SessionBehaviour {
   result?: CallFault;
 }
 
-/** Where a session stands. */
-export type SessionStatus = 'pending' | 'approved' | 'cancelled' | 'expired';
+/** Where a session stands (`failed`: a ZignSec error, chosen on the simulator's page). */
+export type SessionStatus = 'pending' | 'approved' | 'cancelled' | 'expired' | 'failed';
 
 /** A read-only view of a simulator session. */
 export interface SimulatorSessionInfo {

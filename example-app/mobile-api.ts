@@ -1,0 +1,253 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import express, { type Request, type Response, type Router } from 'express';
+import { type ItsMeClient, ItsMeError, type ItsMeLanguage, type ItsMeResult, toProfile } from '../lib/index.js';
+import { type AppUser, userFromProfile } from './users.js';
+
+/** Options of {@link mobileApi}. */
+export interface MobileApiOptions {
+  /** Talks to ZignSec (or the simulator). */
+  client: ItsMeClient;
+  /** The app's public origin: `<origin>/app/return` is the universal-link target sent to ZignSec. */
+  origin: string;
+  /** Sent to ZignSec as `webhook`, if set. */
+  webhookURL?: string;
+  /** Milliseconds a started login may take before the API calls it expired. Default 600000 (10 minutes). */
+  loginTtl?: number;
+  /** Milliseconds an app token stays valid. Default 3600000 (1 hour). */
+  tokenTtl?: number;
+  /** Shortest pause between two reads of one login's result from ZignSec, in ms. Default 1000. */
+  checkInterval?: number;
+  /** The clock. Default `Date.now`. */
+  now?: () => number;
+  /** Where unexpected errors are reported. */
+  log: (line: string) => void;
+}
+
+/** The header a native app sends on every call: a random key it made once, at installation. */
+export const DEVICE_KEY_HEADER = 'x-device-key';
+
+const DEVICE_KEY = /^[A-Za-z0-9_-]{22,128}$/;
+const LOGIN_ID = /^[A-Za-z0-9-]{1,64}$/;
+const MAX_LOGINS = 10_000;
+const MAX_PER_DEVICE = 5;
+
+type Outcome = 'pending' | 'approved' | 'cancelled' | 'expired' | 'failed';
+
+interface AppLogin {
+  id: string;
+  device: Buffer;
+  expiresAt: number;
+  checkedAt: number;
+  outcome: Outcome;
+  code?: string;
+  collected: boolean;
+  user?: AppUser;
+}
+
+interface AppToken {
+  user: AppUser;
+  expiresAt: number;
+}
+
+const MESSAGES: Record<Exclude<Outcome, 'approved' | 'pending'>, string> = {
+  cancelled: 'The itsme login was cancelled.',
+  expired: 'The itsme login expired before it was confirmed. Please start again.',
+  failed: 'itsme could not complete the login. Please try again.',
+};
+
+/**
+ * The JSON API a native app uses to log in with itsme, app to app:
+ *
+ * - `POST /api/app/logins` starts a login and answers its ZignSec `id` and `redirectUrl` (the app opens
+ *   it: the itsme app takes over), bound to the caller's `X-Device-Key`;
+ * - `GET /api/app/logins/:id` says where it stands; once approved it answers an app token, once;
+ * - `GET /api/app/me` answers the person for `Authorization: Bearer <token>`; `POST /api/app/logout`
+ *   ends the token.
+ *
+ * A login is visible only to the device key that started it: another caller's id is answered exactly
+ * like an unknown one. Every answer is `Cache-Control: no-store`.
+ */
+export function mobileApi(options: MobileApiOptions): Router {
+  const now = options.now ?? Date.now;
+  const loginTtl = options.loginTtl ?? 600_000;
+  const tokenTtl = options.tokenTtl ?? 3_600_000;
+  const checkInterval = options.checkInterval ?? 1000;
+  const logins = new Map<string, AppLogin>();
+  const tokens = new Map<string, AppToken>();
+  const router = express.Router();
+  router.use('/api/app', (_req, res, next) => {
+    res.set('cache-control', 'no-store');
+    next();
+  });
+
+  router.post('/api/app/logins', express.json({ limit: '2kb' }), async (req, res) => {
+    const device = deviceOf(req, res);
+    if (!device) return;
+    sweep(logins, tokens, now());
+    const language = (req.body as { language?: unknown } | undefined)?.language;
+    if (language !== undefined && !['en', 'fr', 'nl', 'de'].includes(language as string)) {
+      refuse(res, 400, 'bad_language', 'language must be en, fr, nl or de.');
+      return;
+    }
+    const mine = [...logins.values()].filter((l) => !l.collected && l.outcome === 'pending' && same(l.device, device));
+    if (mine.length >= MAX_PER_DEVICE) {
+      refuse(res, 429, 'too_many_logins', 'Too many logins in progress for this app. Finish or wait for one.');
+      return;
+    }
+    try {
+      const target = `${options.origin}/app/return`;
+      const started = await options.client.start({
+        relaystate: randomUUID(),
+        target,
+        targetError: target,
+        ...(language ? { language: language as ItsMeLanguage } : {}),
+        ...(options.webhookURL ? { webhook: options.webhookURL } : {}),
+      });
+      const at = now();
+      logins.set(started.id, {
+        id: started.id,
+        device,
+        expiresAt: at + loginTtl,
+        checkedAt: 0,
+        outcome: 'pending',
+        collected: false,
+      });
+      while (logins.size > MAX_LOGINS) logins.delete(logins.keys().next().value as string);
+      res.status(201).json({
+        id: started.id,
+        redirectUrl: started.redirectUrl,
+        expiresAt: new Date(at + loginTtl).toISOString(),
+      });
+    } catch (err) {
+      unavailable(res, err);
+    }
+  });
+
+  router.get('/api/app/logins/:id', async (req, res) => {
+    const device = deviceOf(req, res);
+    if (!device) return;
+    const id = String(req.params.id);
+    const login = LOGIN_ID.test(id) ? logins.get(id) : undefined;
+    if (!login || !same(login.device, device)) {
+      refuse(res, 404, 'unknown_login', 'This app started no such login.');
+      return;
+    }
+    if (login.collected) {
+      refuse(res, 410, 'used', 'This login has already handed out its token. Start a new one.');
+      return;
+    }
+    const at = now();
+    if (login.outcome === 'pending' && at >= login.expiresAt) {
+      login.outcome = 'expired';
+      login.code = 'expired';
+    }
+    if (login.outcome === 'pending' && at - login.checkedAt >= checkInterval) {
+      login.checkedAt = at;
+      try {
+        settle(login, await options.client.getResult(login.id));
+      } catch (err) {
+        unavailable(res, err);
+        return;
+      }
+    }
+    if (login.outcome === 'pending') {
+      res.json({ status: 'pending' });
+      return;
+    }
+    if (login.outcome === 'approved' && login.user) {
+      login.collected = true;
+      const token = randomBytes(32).toString('base64url');
+      tokens.set(token, { user: login.user, expiresAt: at + tokenTtl });
+      res.json({ status: 'approved', token, expiresIn: Math.floor(tokenTtl / 1000), person: personOf(login.user) });
+      return;
+    }
+    const status = login.outcome === 'expired' ? 410 : 200;
+    const outcome = login.outcome as keyof typeof MESSAGES;
+    res.status(status).json({ status: outcome, code: login.code ?? outcome, message: MESSAGES[outcome] });
+  });
+
+  router.get('/api/app/me', (req, res) => {
+    const found = tokenOf(req);
+    if (!found || found.entry.expiresAt <= now()) {
+      res.set('www-authenticate', 'Bearer');
+      refuse(res, 401, 'bad_token', 'Log in again.');
+      return;
+    }
+    res.json({ person: personOf(found.entry.user) });
+  });
+
+  router.post('/api/app/logout', (req, res) => {
+    const found = tokenOf(req);
+    if (found) tokens.delete(found.token);
+    res.status(204).end();
+  });
+
+  function tokenOf(req: Request): { token: string; entry: AppToken } | undefined {
+    const token = /^Bearer ([A-Za-z0-9_-]{43})$/.exec(req.get('authorization') ?? '')?.[1];
+    const entry = token ? tokens.get(token) : undefined;
+    return token && entry ? { token, entry } : undefined;
+  }
+
+  function unavailable(res: Response, err: unknown): void {
+    const code = err instanceof ItsMeError ? err.code : 'unknown';
+    options.log(`[example-app] app API: ZignSec call failed: ${code}`);
+    refuse(res, 502, 'itsme_unavailable', 'itsme is not available right now. Please try again in a moment.');
+  }
+
+  return router;
+}
+
+/** What ZignSec's result means for the app's login. */
+function settle(login: AppLogin, result: ItsMeResult): void {
+  const first = result.errors[0];
+  if (first) {
+    const code = first.code.toUpperCase();
+    login.outcome = ['USER_CANCEL', 'CANCELLED', 'USER_CANCELLED'].includes(code)
+      ? 'cancelled'
+      : ['EXPIRED_TRANSACTION', 'EXPIRED'].includes(code)
+        ? 'expired'
+        : 'failed';
+    login.code = first.code;
+    return;
+  }
+  if (result.state.toLowerCase() !== 'finished') return;
+  try {
+    login.user = userFromProfile(toProfile(result));
+    login.outcome = 'approved';
+  } catch {
+    login.outcome = 'failed';
+    login.code = 'no_subject';
+  }
+}
+
+/** The person as the app shows it: what itsme verified. */
+function personOf(user: AppUser): Record<string, unknown> {
+  return { displayName: user.displayName, ...user.itsme };
+}
+
+function deviceOf(req: Request, res: Response): Buffer | undefined {
+  const key = req.get(DEVICE_KEY_HEADER);
+  if (!key || !DEVICE_KEY.test(key)) {
+    refuse(
+      res,
+      401,
+      'device_key_required',
+      `Send ${DEVICE_KEY_HEADER}: a random key of 22 to 128 base64url characters.`,
+    );
+    return undefined;
+  }
+  return createHash('sha256').update(key).digest();
+}
+
+function same(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function refuse(res: Response, status: number, code: string, message: string): void {
+  res.status(status).json({ code, message });
+}
+
+function sweep(logins: Map<string, AppLogin>, tokens: Map<string, AppToken>, at: number): void {
+  for (const [id, login] of logins) if (login.expiresAt + 600_000 <= at) logins.delete(id);
+  for (const [token, entry] of tokens) if (entry.expiresAt <= at) tokens.delete(token);
+}
