@@ -53,33 +53,25 @@ interface Totals {
   inclusiveOwn: Map<string, number>;
 }
 
-function idleId(profile: CpuProfile): number | undefined {
-  return profile.nodes.find((node) => node.callFrame.functionName === '(idle)')?.id;
-}
-
 const add = (map: Map<string, number>, key: string, value: number) => map.set(key, (map.get(key) ?? 0) + value);
+
+/** Owners of the bench's own harness in an app process (IPC handlers, the profiler's own stop). */
+const HARNESS = new Set(['bench/apps.ts', 'bench/ipc.ts']);
 
 /**
  * Adds one profile to `totals`, scaled so that its busy samples add up to `cpuMicros` (the process's
  * measured CPU time): on a busy machine the sampler's wall-clock deltas also count the time the
- * process waited for a core.
+ * process waited for a core. Idle samples and the harness's own are left out.
  */
 function accumulate(totals: Totals, profile: CpuProfile, root: string, cpuMicros: number): void {
-  let sampled = 0;
-  profile.samples.forEach((id, i) => {
-    if (id !== idleId(profile)) sampled += profile.timeDeltas[i] ?? 0;
-  });
-  const scale = sampled > 0 && cpuMicros > 0 ? cpuMicros / sampled : 1;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const kept: { node: ProfileNode; delta: number; owners: Set<string>; own: Set<string> }[] = [];
+  let sampled = 0;
   profile.samples.forEach((id, i) => {
-    const delta = (profile.timeDeltas[i] ?? 0) * scale;
     const node = byId.get(id);
     if (!node || node.callFrame.functionName === '(idle)') return;
-    totals.busy += delta;
-    add(totals.selfByFunction, where(node.callFrame, root), delta);
-    add(totals.selfByOwner, owner(node.callFrame, root), delta);
     const owners = new Set<string>();
     const own = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
@@ -89,21 +81,35 @@ function accumulate(totals: Totals, profile: CpuProfile, root: string, cpuMicros
       owners.add(name);
       if (name === 'passport-itsme (dist)') own.add(where(frame.callFrame, root));
     }
+    if ([...owners].some((name) => HARNESS.has(name))) return;
+    const delta = profile.timeDeltas[i] ?? 0;
+    sampled += delta;
+    kept.push({ node, delta, owners, own });
+  });
+  const scale = sampled > 0 && cpuMicros > 0 ? cpuMicros / sampled : 1;
+  for (const { node, delta: raw, owners, own } of kept) {
+    const delta = raw * scale;
+    totals.busy += delta;
+    add(totals.selfByFunction, where(node.callFrame, root), delta);
+    add(totals.selfByOwner, owner(node.callFrame, root), delta);
     for (const name of owners) add(totals.inclusiveByOwner, name, delta);
     for (const name of own) add(totals.inclusiveOwn, name, delta);
-  });
+  }
 }
 
 /**
  * Compares the profiles of `a` and `b` in `dir` (files `<variant>-<n>.cpuprofile`; logins and CPU
  * time per file in `runs`): µs of CPU per login by owner and by function, and where a spends more
- * than b. `(idle)` samples are left out; the rest is scaled to the process's measured CPU time.
+ * than b. `(idle)` samples and the harness's are left out; the rest is scaled to the process's
+ * measured CPU time, then to the CPU per login measured without the profiler (`unprofiled`, µs, for
+ * a and b).
  */
 export function compareProfiles(
   dir: string,
   root: string,
   [a, b]: readonly [Variant, Variant],
   runs: Record<string, { logins: number; cpuMicros: number }>,
+  unprofiled: readonly [number, number],
   top = 25,
 ): string {
   const totals = new Map<Variant, Totals>();
@@ -127,7 +133,13 @@ export function compareProfiles(
   }
   const ta = totals.get(a) as Totals;
   const tb = totals.get(b) as Totals;
-  const us = (value: number, of: Totals) => (of.logins > 0 ? value / of.logins : Number.NaN);
+  /** µs per login, scaled from the profiled CPU per login to the unprofiled one. */
+  const factor = new Map([
+    [ta, unprofiled[0] / (ta.busy / ta.logins)],
+    [tb, unprofiled[1] / (tb.busy / tb.logins)],
+  ]);
+  const us = (value: number, of: Totals) => (of.logins > 0 ? (value / of.logins) * (factor.get(of) ?? 1) : Number.NaN);
+  const raw = (of: Totals) => (of.busy / of.logins).toFixed(0);
   const cell = (value: number) => value.toFixed(1).padStart(8);
   const compare = (pick: (t: Totals) => Map<string, number>, limit: number) => {
     const keys = new Set([...pick(ta).keys(), ...pick(tb).keys()]);
@@ -141,9 +153,15 @@ export function compareProfiles(
   };
   const head = `${a.padStart(8)} ${b.padStart(8)} ${'diff'.padStart(8)}  (µs per login)`;
   const own = [...ta.inclusiveOwn].sort((p, q) => q[1] - p[1]).slice(0, top);
+  const ownSelf = [...ta.selfByFunction]
+    .filter(([key]) => key.startsWith('dist/'))
+    .sort((p, q) => q[1] - p[1])
+    .slice(0, top);
   return [
-    `${LABELS[a]}: ${ta.logins} logins, ${us(ta.busy, ta).toFixed(1)} µs/login (the process's CPU time, spread over the samples)`,
-    `${LABELS[b]}: ${tb.logins} logins, ${us(tb.busy, tb).toFixed(1)} µs/login`,
+    `${LABELS[a]}: ${ta.logins} logins profiled, ${raw(ta)} µs of CPU per login under the profiler, ${us(ta.busy, ta).toFixed(0)} without`,
+    `${LABELS[b]}: ${tb.logins} logins profiled, ${raw(tb)} µs of CPU per login under the profiler, ${us(tb.busy, tb).toFixed(0)} without`,
+    'Below: µs of CPU per login, the samples scaled to the CPU per login measured without the profiler',
+    `(the same paired load, just before each profiled run); a-b gap ${(us(ta.busy, ta) - us(tb.busy, tb)).toFixed(0)} µs/login.`,
     '',
     'self time by owner:',
     head,
@@ -156,6 +174,9 @@ export function compareProfiles(
     `functions whose self time differs most (top ${top}):`,
     head,
     ...compare((t) => t.selfByFunction, top),
+    '',
+    `${LABELS[a]}'s own functions (dist/) by self time (top ${top}):`,
+    ...ownSelf.map(([key, value]) => `${cell(us(value, ta))}  ${key}`),
     '',
     `${LABELS[a]}'s own functions (dist/) by inclusive time, callees included (top ${top}):`,
     ...own.map(([key, value]) => `${cell(us(value, ta))}  ${key}`),

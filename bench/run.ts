@@ -100,7 +100,7 @@ function parsePair(text: string, separator: string, option: string): Pair {
 }
 
 /** The pairs the targets need (or `--pairs`); `--got` adds the transport comparison. */
-const PAIRS: readonly Pair[] = [
+const PAIRS: readonly Pair[] = unique([
   ...(args.pairs
     ? args.pairs.split(',').map((text) => parsePair(text, '/', 'pairs'))
     : ([
@@ -110,7 +110,12 @@ const PAIRS: readonly Pair[] = [
         ['subs', 'itsme'],
       ] as const)),
   ...(args.got ? ([['got', 'itsme']] as const) : []),
-];
+]);
+
+function unique(pairs: readonly Pair[]): Pair[] {
+  const seen = new Set<string>();
+  return pairs.filter((pair) => !seen.has(pair.join('/')) && seen.add(pair.join('/')));
+}
 /**
  * Right after its warm-up, each app runs on alone this long while new upstream connections are
  * counted: steady state, with no idle gap (the package closes sockets idle for 4 s; in the paired
@@ -327,7 +332,16 @@ async function main(): Promise<void> {
     );
     await Promise.all(pair.map((variant) => load(variant, config.warmup * 1000)));
     const runs: Record<string, { logins: number; cpuMicros: number }> = {};
+    const plain = pair.map(() => ({ logins: 0, cpuMicros: 0 }));
     for (let run = 0; run < config.profileRuns; run++) {
+      // The same paired load without the profiler first, for the CPU per login the profiler hides.
+      const before = await Promise.all(pair.map((variant) => apps[variant].call<AppsSnapshot>('begin')));
+      const unprofiled = await Promise.all(pair.map((variant) => load(variant, seconds * 1000)));
+      for (const [i, variant] of pair.entries()) {
+        const after = await apps[variant].call<AppsSnapshot>('snapshot');
+        (plain[i] as { logins: number }).logins += unprofiled[i]?.logins ?? 0;
+        (plain[i] as { cpuMicros: number }).cpuMicros += cpuMs((before[i] as AppsSnapshot).cpu, after.cpu) * 1000;
+      }
       const begin = await Promise.all(pair.map((variant) => apps[variant].call<AppsSnapshot>('begin')));
       await Promise.all(pair.map((variant) => apps[variant].call('profileStart')));
       const results = await Promise.all(pair.map((variant) => load(variant, seconds * 1000)));
@@ -341,7 +355,8 @@ async function main(): Promise<void> {
       }
       console.log(`run ${run + 1}: ${results.map((r, i) => `${pair[i]} ${r.logins} logins`).join(', ')}`);
     }
-    console.log(`\n${compareProfiles(dir, root, pair, runs)}\nProfiles: ${relative(root, dir)}`);
+    const perLogin = plain.map((p) => p.cpuMicros / p.logins) as [number, number];
+    console.log(`\n${compareProfiles(dir, root, pair, runs, perLogin)}\nProfiles: ${relative(root, dir)}`);
   };
 
   try {
