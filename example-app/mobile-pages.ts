@@ -77,13 +77,14 @@ export const APP_SCRIPT = String.raw`'use strict';
   }
   function view(name) { for (const v of ['start', 'waiting', 'done']) $('view-' + v).hidden = v !== name; }
   function say(text, kind) { const el = $('status'); el.textContent = text || ''; el.className = 'alert ' + (kind || 'info'); el.hidden = !text; }
-  const LABELS = [['birthday', 'Date of birth'], ['placeOfBirth', 'Place of birth'], ['nationality', 'Nationality'], ['locale', 'itsme language']];
+  const LABELS = [['birthday', 'Date of birth'], ['placeOfBirth', 'Place of birth']];
+  const longDate = (iso) => { const d = new Date(iso + 'T00:00:00Z'); return Number.isNaN(d.getTime()) ? iso : d.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' }); };
   function showPerson(person, token) {
     $('name').textContent = person.displayName;
     $('initials').textContent = person.displayName.split(/\s+/).filter(Boolean).map((p) => p[0]).slice(0, 2).join('').toUpperCase();
     const facts = $('facts');
     facts.replaceChildren();
-    const rows = LABELS.filter(([k]) => person[k]).map(([k, label]) => [label, String(person[k])]);
+    const rows = LABELS.filter(([k]) => person[k]).map(([k, label]) => [label, k === 'birthday' ? longDate(person[k]) : String(person[k])]);
     if (person.email) rows.push(['E-mail', person.email.value]);
     if (person.address && person.address.locality) rows.push(['City', person.address.locality]);
     for (const [label, value] of rows) {

@@ -387,6 +387,27 @@ describe('example app', () => {
   });
 
   describe('events', () => {
+    it('should print the events of a real login, a cancel and a webhook, with no personal data', async () => {
+      const lines: string[] = [];
+      const logged = await startExampleApp(config(), { ...onLoopback, eventLog: (line) => lines.push(line) });
+      extra.push(logged);
+      await itsmeLogin(logged, new CookieJar(), { action: 'approve', persona: 'anneleen' });
+      const approved = logged.simulator?.lastSession()?.id as string;
+      await itsmeLogin(logged, new CookieJar(), { action: 'cancel' });
+      const cancelled = logged.simulator?.lastSession()?.id as string;
+      await logged.simulator?.webhooksIdle();
+      const of = (id: string) => lines.filter((l) => l.includes(`session=${id}`)).map((l) => l.split(' ')[1]);
+      expect(of(approved)).to.include.members(['login:start', 'login:success', 'webhook', 'zignsec']);
+      expect(lines.find((l) => l.startsWith('[itsme] login:failure') && l.includes(cancelled))).to.match(
+        / code=\S+ status=401 ms=\d+$/,
+      );
+      expect(lines.find((l) => l.includes('[itsme] zignsec method=POST path=/v3/eid/itsme '))).to.match(/status=200/);
+      const all = lines.join('\n');
+      for (const personal of ['Anneleen', 'Peeters', 'relaystate', DEFAULT_PERSONAS[1]?.sub ?? '-', KEY]) {
+        expect(all).not.to.include(personal);
+      }
+    });
+
     it('should print one line per event with ids, codes and durations only', async () => {
       const lines: string[] = [];
       const logged = await startExampleApp(config(), { ...onLoopback, eventLog: (line) => lines.push(line) });
