@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import type { ItsMeFailureCode, ItsMeStrategyOptions, RelayStateStore, VerifyFunction } from '../lib/index.js';
+import {
+  type ItsMeFailureCode,
+  type ItsMeStrategyOptions,
+  type RelayStateStore,
+  SessionRelayStateStore,
+  type VerifyFunction,
+} from '../lib/index.js';
 import { type CallbackOutcome, ExplainingStore, type FailureApp, startFailureApp } from './support/failure-app.js';
 import { realNetwork } from './support/guards.js';
 import { browse, CookieJar } from './support/http.js';
@@ -156,6 +162,32 @@ describe('failure codes', () => {
       expect((await target.callback(jar, relayState)).kind).to.equal('success');
       expectFailure(await target.callback(jar, relayState), 'used-login', 403);
       expect(stub.gets).to.have.length(1);
+    });
+
+    it('should fail with used-login and expired-login with the built-in session store too', async () => {
+      const target = await app({ strategy: { store: new SessionRelayStateStore({ ttl: 800 }) } });
+      const jar = new CookieJar();
+      const { relayState } = await target.start(jar);
+      expect((await target.callback(jar, relayState)).kind).to.equal('success');
+      expectFailure(await target.callback(jar, relayState), 'used-login', 403);
+      const late = await target.start(jar);
+      await sleep(900);
+      expectFailure(await target.callback(jar, late.relayState), 'expired-login', 403);
+      expect(stub.gets).to.have.length(1);
+    });
+
+    it('should fail with unknown-login when the store cannot explain (no explain, or one that throws or answers junk)', async () => {
+      for (const explain of [undefined, () => Promise.reject(new Error('redis down')), () => 'nonsense']) {
+        const inner = new SessionRelayStateStore();
+        const store: RelayStateStore = {
+          save: (req, rs, record) => inner.save(req, rs, record),
+          take: (req, rs) => inner.take(req, rs),
+          ...(explain ? { explain: explain as RelayStateStore['explain'] } : {}),
+        };
+        const target = await app({ strategy: { store } });
+        const { relayState } = await target.start(new CookieJar());
+        expectFailure(await target.callback(new CookieJar(), relayState), 'unknown-login', 403);
+      }
     });
 
     it('should fail with used-login when a store hands out the same ZignSec session twice', async () => {

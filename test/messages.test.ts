@@ -120,6 +120,11 @@ describe('messages', () => {
       expect(outcome.info).to.include({ language: 'nl', message: CANCELLED.nl });
     });
 
+    it('should answer in the language the login was started in with the built-in session store', async () => {
+      const outcome = await cancelled({ language: 'fr' }, { start: 'de' });
+      expect(outcome.info).to.include({ language: 'de', message: CANCELLED.de });
+    });
+
     it("should prefer the callback's language option over the login's and the strategy's", async () => {
       const outcome = await cancelled(
         { language: 'fr', store: new ExplainingStore() },
