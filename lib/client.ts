@@ -1,16 +1,9 @@
-import http from 'node:http';
-import { type ZignSecCallContext, zignsecChannel } from './diagnostics.js';
+import { checkClientOptions, HOSTS, type ItsMeClientOptions } from './client-options.js';
+import type { ZignSecCallContext } from './diagnostics.js';
 import { ItsMeError, normalizeErrors, redact, sanitizeCause, type ZignSecErrorEntry } from './errors.js';
 import { abortedError, InFlightResults } from './in-flight.js';
 import { JSON_LIMITS, withinLimits } from './json-limits.js';
-import {
-  checkSignal,
-  checkTimeout,
-  MAX_DELAY,
-  throwIfAborted,
-  type WaitForResultOptions,
-  waitForResult,
-} from './polling.js';
+import { checkSignal, checkTimeout, throwIfAborted, type WaitForResultOptions, waitForResult } from './polling.js';
 import { readClaims, toProfile } from './profile.js';
 import { type Exchange, Transport } from './transport.js';
 import type {
@@ -19,94 +12,17 @@ import type {
   ItsMeResult,
   StartRequest,
   StartResponse,
-  ZignSecEnvironment,
   ZignSecIdentity,
 } from './types.js';
 import { LANGUAGES } from './types.js';
+import { traced, tracing } from './zignsec-trace.js';
 
-/** Options of {@link ItsMeClient}. */
-export interface ItsMeClientOptions {
-  /** ZignSec access token, sent raw in `Authorization`. */
-  apiKey: string;
-  /** `'test'` (default) or `'production'`. */
-  environment?: ZignSecEnvironment;
-  /** Overrides the host, e.g. the simulator's URL. `/v3/eid/itsme` is appended. */
-  baseURL?: string;
-  /** Milliseconds for each HTTP call. Default 10000. */
-  timeout?: number;
-  /** Largest response body read, in bytes. Default 1 MiB. */
-  maxResponseSize?: number;
-  /**
-   * The `http.Agent` (for an `http:` base URL) or `https.Agent` (for `https:`) every ZignSec call goes
-   * through: a private CA (`ca`), a client certificate (`cert`/`key`/`pfx`), or an egress proxy
-   * ({@link createProxyAgent}). Default: a kept-alive agent of the client's own. The agent's own
-   * keep-alive settings then apply.
-   */
-  agent?: http.Agent;
-}
-
+export type { ItsMeClientOptions } from './client-options.js';
+/** @internal */
+export { checkClientOptions, isHttpUrl } from './client-options.js';
 export { isFinal, MAX_DELAY, type WaitForResultOptions } from './polling.js';
 
-const HOSTS: Record<ZignSecEnvironment, string> = {
-  test: 'https://test.zignsec.com',
-  production: 'https://api.zignsec.com',
-};
-
 const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
-
-/** What an `Authorization` header value can carry unchanged: visible ASCII, inner spaces allowed. */
-const API_KEY = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
-
-/** @internal */
-export function checkClientOptions(owner: string, options: Partial<ItsMeClientOptions>): void {
-  if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') {
-    throw new TypeError(`${owner} requires an apiKey option`);
-  }
-  if (!API_KEY.test(options.apiKey)) {
-    throw new TypeError(
-      `${owner} apiKey option must be printable ASCII with no surrounding whitespace (check for a trailing newline)`,
-    );
-  }
-  if (options.environment !== undefined && !Object.hasOwn(HOSTS, options.environment)) {
-    throw new TypeError(`${owner} environment option must be 'test' or 'production'`);
-  }
-  if (options.baseURL !== undefined && !isHttpUrl(options.baseURL)) {
-    throw new TypeError(`${owner} baseURL option must be an absolute http(s) URL`);
-  }
-  for (const name of ['timeout', 'maxResponseSize'] as const) {
-    const value = options[name];
-    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
-      throw new TypeError(`${owner} ${name} option must be a positive integer`);
-    }
-  }
-  if (options.timeout !== undefined && options.timeout > MAX_DELAY) {
-    throw new TypeError(`${owner} timeout option must be at most ${MAX_DELAY} ms`);
-  }
-  const agent = options.agent;
-  if (agent !== undefined) {
-    if (!(agent instanceof http.Agent))
-      throw new TypeError(`${owner} agent option must be an http.Agent or https.Agent`);
-    const protocol = new URL(options.baseURL ?? HOSTS[options.environment ?? 'test']).protocol;
-    const agentProtocol = (agent as { protocol?: unknown }).protocol;
-    if (typeof agentProtocol === 'string' && agentProtocol !== protocol) {
-      throw new TypeError(
-        `${owner} agent option is an agent for ${agentProtocol} but ZignSec is reached over ${protocol}`,
-      );
-    }
-  }
-}
-
-/** @internal */
-export function isHttpUrl(value: unknown): value is string {
-  if (typeof value !== 'string') return false;
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
-  } catch {
-    return false;
-  }
-}
-
 /** Longest `redirectUrl` passed to the browser. */
 const MAX_REDIRECT_URL = 8192;
 /** Control characters (C0, DEL, C1): never in a URL sent to a browser. */
@@ -381,52 +297,6 @@ function browserUrl(value: unknown): string | undefined {
   if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.hostname === '') return undefined;
   const href = url.href;
   return href.length > MAX_REDIRECT_URL ? undefined : href;
-}
-
-/** `true` when someone listens on the `passport-itsme:zignsec` tracing channel. */
-function tracing(): boolean {
-  return (zignsecChannel as unknown as { hasSubscribers: boolean }).hasSubscribers;
-}
-
-/**
- * Runs one ZignSec call inside the tracing channel: `start`, `end`, then `asyncStart`/`asyncEnd`
- * (after `error` on failure), with `duration` set before them. The resolved value is not put in the
- * context: it holds the person's data.
- */
-function traced<T>(context: ZignSecCallContext, run: () => Promise<T>): Promise<T> {
-  const began = performance.now();
-  const finish = (): void => {
-    context.duration = performance.now() - began;
-  };
-  return zignsecChannel.start.runStores(context, () => {
-    let promise: Promise<T>;
-    try {
-      promise = run();
-    } catch (err) {
-      finish();
-      context.error = err;
-      zignsecChannel.error.publish(context);
-      throw err;
-    } finally {
-      zignsecChannel.end.publish(context);
-    }
-    return promise.then(
-      (value) => {
-        finish();
-        zignsecChannel.asyncStart.publish(context);
-        zignsecChannel.asyncEnd.publish(context);
-        return value;
-      },
-      (err: unknown) => {
-        finish();
-        context.error = err;
-        zignsecChannel.error.publish(context);
-        zignsecChannel.asyncStart.publish(context);
-        zignsecChannel.asyncEnd.publish(context);
-        throw err;
-      },
-    );
-  });
 }
 
 function httpError(what: string, status: number, errors: ZignSecErrorEntry[]): ItsMeError {

@@ -3,13 +3,15 @@
  *
  * - `ERR_ZIGNSEC_HTTP_STATUS`: ZignSec answered with a non-2xx status.
  * - `ERR_ZIGNSEC_ERRORS`: ZignSec answered 2xx with a non-empty `errors` list.
- * - `ERR_ZIGNSEC_BAD_RESPONSE`: the body was not JSON, too large, or lacked a required field.
+ * - `ERR_ZIGNSEC_BAD_RESPONSE`: the body was not JSON, too large, nested too deep, held too many values,
+ *   or lacked a required field (`id`, a usable `redirectUrl`).
  * - `ERR_ZIGNSEC_TIMEOUT`: a call, or the whole wait for a final result, ran out of time.
  * - `ERR_ZIGNSEC_NETWORK`: the connection failed (refused, reset, DNS, TLS).
  * - `ERR_ITSME_PENDING_TIMEOUT`: the person did not finish the itsme flow within the wait.
  * - `ERR_ITSME_ABORTED`: the caller's `AbortSignal` fired.
  * - `ERR_ITSME_ID_MISMATCH`: the result's `id` is not the session that was asked for.
- * - `ERR_ITSME_NO_SUBJECT`: the result holds neither an itsme `sub` nor a personal number.
+ * - `ERR_ITSME_NO_SUBJECT`: no usable subject: a `sub` that is not a non-empty string, `providerData`
+ *   that is not a JSON object, or neither a `sub` nor a personal number.
  * - `ERR_ITSME_SESSION_REQUIRED`: the default store found no `req.session`.
  * - `ERR_ITSME_SESSION_UNSAFE`: the session is one the browser can write (cookie-session with `signed: false`).
  * - `ERR_ITSME_VERIFY_TIMEOUT`: `verify` neither called `done` nor settled its promise within `verifyTimeout`.

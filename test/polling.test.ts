@@ -212,7 +212,7 @@ describe('polling client', () => {
 
     it('should limit a call it starts to its own timeout, and cancel it then', async () => {
       server.reply = () => undefined;
-      const err = await rejection(client.getResult('hangs-briefly', { timeout: 100 }));
+      const err = await rejection(client.getResult('hangs-briefly', { timeout: 1000 }));
       expect(err.code).to.equal('ERR_ZIGNSEC_TIMEOUT');
       await server.cancelledCount(1);
     });
@@ -310,8 +310,10 @@ describe('polling client', () => {
 
     it('should reject with ERR_ZIGNSEC_TIMEOUT and cancel the request when ZignSec never answers', async () => {
       server.reply = () => undefined;
-      const err = await rejection(client.waitForResult('silent', { timeout: 200, interval: 100 }));
+      // Long enough for the request to reach the server even on a loaded machine, so it can be cancelled.
+      const err = await rejection(client.waitForResult('silent', { timeout: 1000, interval: 100 }));
       expect(err.code).to.equal('ERR_ZIGNSEC_TIMEOUT');
+      expect(server.gets).to.deep.equal(['silent']);
       await server.cancelledCount(1);
     });
 

@@ -1,0 +1,83 @@
+import http from 'node:http';
+import { MAX_DELAY } from './polling.js';
+import type { ZignSecEnvironment } from './types.js';
+
+/** Options of {@link ItsMeClient}. */
+export interface ItsMeClientOptions {
+  /** ZignSec access token, sent raw in `Authorization`. */
+  apiKey: string;
+  /** `'test'` (default) or `'production'`. */
+  environment?: ZignSecEnvironment;
+  /** Overrides the host, e.g. the simulator's URL. `/v3/eid/itsme` is appended. */
+  baseURL?: string;
+  /** Milliseconds for each HTTP call. Default 10000. */
+  timeout?: number;
+  /** Largest response body read, in bytes. Default 1 MiB. */
+  maxResponseSize?: number;
+  /**
+   * The `http.Agent` (for an `http:` base URL) or `https.Agent` (for `https:`) every ZignSec call goes
+   * through: a private CA (`ca`), a client certificate (`cert`/`key`/`pfx`), or an egress proxy
+   * ({@link createProxyAgent}). Default: a kept-alive agent of the client's own. The agent's own
+   * keep-alive settings then apply.
+   */
+  agent?: http.Agent;
+}
+
+/** @internal */
+export const HOSTS: Record<ZignSecEnvironment, string> = {
+  test: 'https://test.zignsec.com',
+  production: 'https://api.zignsec.com',
+};
+
+/** What an `Authorization` header value can carry unchanged: visible ASCII, inner spaces allowed. */
+const API_KEY = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
+/** @internal */
+export function checkClientOptions(owner: string, options: Partial<ItsMeClientOptions>): void {
+  if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') {
+    throw new TypeError(`${owner} requires an apiKey option`);
+  }
+  if (!API_KEY.test(options.apiKey)) {
+    throw new TypeError(
+      `${owner} apiKey option must be printable ASCII with no surrounding whitespace (check for a trailing newline)`,
+    );
+  }
+  if (options.environment !== undefined && !Object.hasOwn(HOSTS, options.environment)) {
+    throw new TypeError(`${owner} environment option must be 'test' or 'production'`);
+  }
+  if (options.baseURL !== undefined && !isHttpUrl(options.baseURL)) {
+    throw new TypeError(`${owner} baseURL option must be an absolute http(s) URL`);
+  }
+  for (const name of ['timeout', 'maxResponseSize'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      throw new TypeError(`${owner} ${name} option must be a positive integer`);
+    }
+  }
+  if (options.timeout !== undefined && options.timeout > MAX_DELAY) {
+    throw new TypeError(`${owner} timeout option must be at most ${MAX_DELAY} ms`);
+  }
+  const agent = options.agent;
+  if (agent !== undefined) {
+    if (!(agent instanceof http.Agent))
+      throw new TypeError(`${owner} agent option must be an http.Agent or https.Agent`);
+    const protocol = new URL(options.baseURL ?? HOSTS[options.environment ?? 'test']).protocol;
+    const agentProtocol = (agent as { protocol?: unknown }).protocol;
+    if (typeof agentProtocol === 'string' && agentProtocol !== protocol) {
+      throw new TypeError(
+        `${owner} agent option is an agent for ${agentProtocol} but ZignSec is reached over ${protocol}`,
+      );
+    }
+  }
+}
+
+/** @internal */
+export function isHttpUrl(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
