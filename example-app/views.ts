@@ -114,7 +114,7 @@ ${
 <dl class="facts">
 ${rows.map(([label, value]) => html`<div><dt>${label}</dt><dd>${value}</dd></div>`)}
 </dl>
-<p><a href="/webhooks">Results received by the ZignSec webhook</a></p>
+<p><a href="/webhooks">Your results received by the ZignSec webhook</a></p>
 <form method="post" action="/logout"><button type="submit" class="btn btn-secondary">Log out</button></form>
 </section>`;
   return layout(ctx, user.displayName, body);

@@ -21,6 +21,7 @@ describe('accessibility: axe-core WCAG 2.2 A/AA on every page, on a laptop and a
   let app: RunningExample;
   let browser: Browser;
   let sim: string;
+  const logged: string[] = [];
 
   before(async function () {
     requireChromium(this, 'the accessibility test');
@@ -32,7 +33,10 @@ describe('accessibility: axe-core WCAG 2.2 A/AA on every page, on a laptop and a
         trustProxy: false,
         zignsec: { mode: 'simulator' },
       },
-      { publicUrlFor: (port) => `http://127.0.0.1:${port}`, app: { mobile: { checkInterval: 50 } } },
+      {
+        publicUrlFor: (port) => `http://127.0.0.1:${port}`,
+        app: { mobile: { checkInterval: 50 }, log: (line) => logged.push(line) },
+      },
     );
     sim = app.simulator?.url ?? '';
     browser = await launchBrowser();
@@ -84,6 +88,13 @@ describe('accessibility: axe-core WCAG 2.2 A/AA on every page, on a laptop and a
         await checkPage(page, 'webhook results');
         await page.goto(`${app.url}/nowhere`);
         await checkPage(page, '404');
+        app.simulator?.failNext('start', { status: 503 });
+        const unavailable = await page.goto(`${app.url}/auth/itsme`);
+        expect(unavailable?.status()).to.equal(502);
+        const lines = logged.splice(0);
+        expect(lines).to.have.length(1);
+        expect(lines[0]).to.match(/HTTP 503/);
+        await checkPage(page, 'itsme unavailable');
         await page.goto(screenUrl);
         expect(await page.getByRole('heading', { level: 1 }).textContent()).to.equal(
           'This itsme request has already been answered.',
