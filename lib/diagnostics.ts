@@ -30,7 +30,9 @@ export interface LoginStartMessage {
 
 /** Published on `passport-itsme:login:success`. */
 export interface LoginSuccessMessage {
+  /** The strategy's name (`'itsme'` unless the `name` option says otherwise). */
   strategy: string;
+  /** The ZignSec session id of the login. */
   sessionId: string;
   /** Milliseconds from the start of the login (the start call) to verify's answer. */
   duration: number;
@@ -45,6 +47,7 @@ export type LoginFailureCode = ItsMeFailureCode | ItsMeErrorCode | 'ERR_UNEXPECT
 
 /** Published on `passport-itsme:login:failure`. */
 export interface LoginFailureMessage {
+  /** The strategy's name (`'itsme'` unless the `name` option says otherwise). */
   strategy: string;
   /** ZignSec's session id, when known. */
   sessionId?: string;
@@ -100,6 +103,7 @@ export interface WebhookMessage {
 
 /** The context object of the `passport-itsme:zignsec` tracing channel, one per ZignSec call. */
 export interface ZignSecCallContext {
+  /** `POST` for the start call, `GET` for a result read. */
   method: 'GET' | 'POST';
   /** `/v3/eid/itsme` (start) or `/v3/eid/itsme/{id}` (result): a template, never the id itself. */
   path: '/v3/eid/itsme' | '/v3/eid/itsme/{id}';

@@ -32,7 +32,9 @@ export type ItsMeErrorCode =
 
 /** One entry of ZignSec's `errors` list, normalised: plain strings become `{ code }`. */
 export interface ZignSecErrorEntry {
+  /** ZignSec's error code, e.g. `USER_CANCEL` or `MISSING_CONFIG`. */
   code: string;
+  /** ZignSec's description of it, when sent (with the API key redacted). */
   description?: string;
 }
 
@@ -51,9 +53,13 @@ export interface ItsMeErrorDetails {
  * versions, rather than on the message.
  */
 export class ItsMeError extends Error {
+  /** Always `'ItsMeError'`. */
   override name = 'ItsMeError';
+  /** The stable code to branch on. */
   readonly code: ItsMeErrorCode;
+  /** The HTTP status ZignSec answered, when it answered (not a status to send to the browser). */
   readonly status?: number;
+  /** ZignSec's `errors` list, normalised, when it sent one. */
   readonly errors?: ZignSecErrorEntry[];
 
   constructor(code: ItsMeErrorCode, message: string, details: ItsMeErrorDetails = {}) {

@@ -1,3 +1,11 @@
+/**
+ * `passport-itsme`: the Passport strategy ({@link ItsMeStrategy}), the ZignSec client
+ * ({@link ItsMeClient}), the webhook receiver ({@link createWebhookHandler}), the stores and the
+ * diagnostics channel names. The offline simulator is `passport-itsme/simulator`.
+ *
+ * @packageDocumentation
+ * @module passport-itsme
+ */
 export type { ItsMeClientOptions, WaitForResultOptions } from './client.js';
 export { ItsMeClient, isFinal } from './client.js';
 export type {

@@ -50,6 +50,7 @@ export const FAILURE_CODES: readonly ItsMeFailureCode[] = [
 
 /** The `info` the strategy hands to Passport's `fail(info, status)`. */
 export interface ItsMeFailureInfo {
+  /** The stable failure code. */
   code: ItsMeFailureCode;
   /** A sentence for the person, in {@link ItsMeFailureInfo.language} (or the app's override). */
   message: string;
@@ -63,6 +64,7 @@ export interface ItsMeFailureInfo {
 
 /** What a message function of the `messages` option receives. */
 export interface ItsMeMessageContext {
+  /** The stable failure code. */
   code: ItsMeFailureCode;
   /** The language chosen for this login. */
   language: ItsMeLanguage;

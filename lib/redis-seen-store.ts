@@ -6,7 +6,12 @@ export interface SeenSetOptions {
   /** Expiry in milliseconds (node-redis v4). */
   PX: number;
   /** Expiry in milliseconds (node-redis v5). */
-  expiration: { type: 'PX'; value: number };
+  expiration: {
+    /** Always `'PX'`: milliseconds. */
+    type: 'PX';
+    /** The expiry in milliseconds. */
+    value: number;
+  };
   /** Present for a claim: set only when the key does not exist (node-redis v4). */
   NX?: true;
   /** Present for a claim: set only when the key does not exist (node-redis v5). */

@@ -63,6 +63,7 @@ export class RedisRelayStateStore implements RelayStateStore {
     this.#client = client;
   }
 
+  /** Keeps the pending login in the session and a one-time key (the relaystate's digest) in Redis. */
   async save(req: ItsMeRequest, relayState: string, record: PendingLogin): Promise<void> {
     await this.session.save(req, relayState, record);
     const ttl = Math.max(1, record.createdAt + this.session.ttl - Date.now());

@@ -24,8 +24,18 @@ export interface VerifySignatureOptions {
 
 /** Why a signature was refused, or `ok`. */
 export type SignatureCheck =
-  | { ok: true; format: 'hex' | 'timestamped' }
-  | { ok: false; reason: 'missing' | 'malformed' | 'mismatch' | 'stale' | 'format' };
+  | {
+      /** The signature matched. */
+      ok: true;
+      /** The form it came in. */
+      format: 'hex' | 'timestamped';
+    }
+  | {
+      /** The signature did not match, or could not be checked. */
+      ok: false;
+      /** Why: no header, an unreadable one, a wrong HMAC, a stale timestamp, or a refused form. */
+      reason: 'missing' | 'malformed' | 'mismatch' | 'stale' | 'format';
+    };
 
 const HEX_SHA256 = /^[0-9a-f]{64}$/i;
 const TIMESTAMP = /^\d{1,12}$/;

@@ -32,6 +32,7 @@ export type MissingLoginReason = 'no-session' | 'unknown' | 'expired' | 'used';
  * relaystate can complete that login with their own browser once the person approved it.
  */
 export interface RelayStateStore {
+  /** Keeps `record` for this relaystate, bound to this request's browser (by its session). */
   save(req: ItsMeRequest, relayState: string, record: PendingLogin): Promise<void>;
   /** Returns the record and forgets it; `undefined` when unknown, already taken, or expired. */
   take(req: ItsMeRequest, relayState: string): Promise<PendingLogin | undefined>;
@@ -109,8 +110,11 @@ class RecentDigests {
  * {@link SessionRelayStateStore.explain | explain} calls `'unknown'`, never another tab's login.
  */
 export class SessionRelayStateStore implements RelayStateStore {
+  /** Property of the session that holds pending logins. */
   readonly key: string;
+  /** Milliseconds a pending login stays valid. */
   readonly ttl: number;
+  /** Most pending logins one session holds. */
   readonly max: number;
   /** @internal */
   #recent: RecentDigests;
@@ -129,6 +133,7 @@ export class SessionRelayStateStore implements RelayStateStore {
     this.#recent = new RecentDigests(ttl);
   }
 
+  /** Keeps the pending login in the session, under the relaystate's digest. */
   async save(req: ItsMeRequest, relayState: string, record: PendingLogin): Promise<void> {
     const session = sessionAccess(req);
     const entries = this.#live(session.get(this.key), Date.now()).entries;

@@ -69,11 +69,13 @@ export interface ItsMeStrategyOptionsBase {
 
 /** Options when `verify` does not receive the request. */
 export interface ItsMeStrategyOptions extends ItsMeStrategyOptionsBase {
+  /** `verify` gets `(profile, done)`. Default. */
   passReqToCallback?: false;
 }
 
 /** Options when `verify` receives the request first. */
 export interface ItsMeStrategyOptionsWithRequest extends ItsMeStrategyOptionsBase {
+  /** `verify` gets `(req, profile, done)`. */
   passReqToCallback: true;
 }
 
@@ -93,6 +95,7 @@ export type VerifyFunction = (profile: ItsMeProfile, done: VerifyCallback) => vo
  * parameter type is accepted.
  */
 export type VerifyFunctionWithRequest<Req extends ItsMeRequest = ItsMeRequest> = {
+  /** Receives the request, the profile and `done`; answers through `done` or a promise. */
   verify(req: Req, profile: ItsMeProfile, done: VerifyCallback): void | Promise<VerifyResult>;
 }['verify'];
 
@@ -121,6 +124,7 @@ const CONSUMED_TTL = 15 * 60_000;
  * failure and error is published on the channels of {@link CHANNELS} when someone subscribes.
  */
 export class ItsMeStrategy extends PassportStrategy {
+  /** Name for `passport.authenticate(name)`: the `name` option, default `'itsme'`. */
   name: string;
   /** The client used for ZignSec calls. */
   readonly client: ItsMeClient;

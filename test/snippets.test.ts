@@ -41,7 +41,7 @@ describe('snippets', function () {
 
   describe('the documentation', () => {
     it('should have TypeScript blocks to check in the README', () => {
-      expect(documents.find((d) => d.doc === 'README.md')?.snippets.length).to.be.greaterThan(2);
+      expect(documents.find((d) => d.doc === 'README.md')?.snippets.length).to.be.at.least(2);
     });
 
     it('should leave no error outside the documents', () => {
@@ -54,6 +54,40 @@ describe('snippets', function () {
         expect(format(errors.filter((e) => e.doc === doc))).to.equal('');
       });
     }
+  });
+
+  describe('links', () => {
+    it('should link every page of docs/ from the README', () => {
+      const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+      const missing = DOCS.filter((doc) => doc !== 'README.md' && !readme.includes(`](${doc})`));
+      expect(missing).to.deep.equal([]);
+    });
+
+    it('should point every relative link of README.md and docs/*.md at a file or heading that exists', () => {
+      const broken: string[] = [];
+      const anchors = (text: string) =>
+        new Set(
+          [...text.matchAll(/^#+ (.*)$/gm)].map((m) =>
+            (m[1] ?? '')
+              .toLowerCase()
+              .replace(/[^\p{L}\p{N} _-]/gu, '')
+              .replace(/ /g, '-'),
+          ),
+        );
+      for (const doc of DOCS) {
+        const text = readFileSync(path.join(ROOT, doc), 'utf8').replace(/```[\s\S]*?```/g, '');
+        for (const [, target = ''] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+          if (/^[a-z]+:/.test(target)) continue;
+          const [file = '', hash] = target.split('#');
+          const resolved = file ? path.join(ROOT, path.dirname(doc), file) : path.join(ROOT, doc);
+          if (!existsSync(resolved)) broken.push(`${doc}: ${target}`);
+          else if (hash && resolved.endsWith('.md') && !anchors(readFileSync(resolved, 'utf8')).has(hash)) {
+            broken.push(`${doc}: ${target}`);
+          }
+        }
+      }
+      expect(broken).to.deep.equal([]);
+    });
   });
 
   describe('the checker', () => {

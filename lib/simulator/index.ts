@@ -3,6 +3,7 @@
  * development and for integration tests of apps that use `passport-itsme`.
  *
  * @packageDocumentation
+ * @module passport-itsme/simulator
  */
 export type { CallFault, QueuedFaultOptions, SimulatorEndpoint } from './faults.js';
 export type { SimulatorOptions } from './options.js';

@@ -2,8 +2,11 @@ import type { ItsMeLanguage } from '../types.js';
 
 /** A postal address of a test person, as itsme sends it. */
 export interface PersonaAddress {
+  /** Street and number, e.g. `Meir 12`. */
   street_address: string;
+  /** City or town. */
   locality: string;
+  /** Postal code. */
   postal_code: string;
   /** ISO 3166 alpha-2. Default `BE`. */
   country?: string;
@@ -21,11 +24,13 @@ export interface SimulatorPersona {
   sub: string;
   /** Absent for people itsme returns without a given name. */
   givenName?: string;
+  /** The `family_name` claim. */
   familyName: string;
   /** The `name` claim. Default: given and family name joined. */
   name?: string;
   /** `YYYY-MM-DD`; absent when itsme does not return it. */
   birthdate?: string;
+  /** The `gender` claim. */
   gender: 'male' | 'female';
   /** The person's itsme language, sent as the `locale` claim. */
   locale: ItsMeLanguage;
@@ -33,8 +38,11 @@ export interface SimulatorPersona {
   email?: string;
   /** As itsme formats it, e.g. `+32 470123456`. Always verified. */
   phone: string;
+  /** Sent as the `address` claim (a JSON string) and as `ParsedAddress`. */
   address: PersonaAddress;
+  /** The `nationality` claim, when set. */
   nationality?: string;
+  /** The `city_of_birth` claim, when set. */
   cityOfBirth?: string;
   /** Any further claims, merged into `providerData` as given. */
   extraClaims?: Record<string, unknown>;

@@ -13,6 +13,7 @@ import type { WebhookAttempt } from './webhook.js';
 
 /** What the person did on the itsme screen; `location` is where the browser goes next, if anywhere. */
 export interface SimulatorAction {
+  /** Where the browser goes next: `target` or `targetError` with `relaystate` appended, when the session has one. */
   location?: string;
 }
 

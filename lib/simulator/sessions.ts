@@ -4,10 +4,15 @@ import type { CallFault } from './faults.js';
 
 /** The fields of a start request the simulator keeps. */
 export interface SimulatorStartRequest {
+  /** As sent in the start call. */
   relaystate?: string;
+  /** As sent in the start call. */
   target?: string;
+  /** As sent in the start call. */
   targetError?: string;
+  /** As sent in the start call (unsupported values are dropped). */
   language?: ItsMeLanguage;
+  /** As sent in the start call. */
   webhook?: string;
 }
 
@@ -26,13 +31,17 @@ export type SessionStatus = 'pending' | 'approved' | 'cancelled' | 'expired' | '
 
 /** A read-only view of a simulator session. */
 export interface SimulatorSessionInfo {
+  /** The ZignSec session id. */
   id: string;
+  /** Where the session stands. */
   status: SessionStatus;
+  /** The start call it was opened with. */
   request: Readonly<SimulatorStartRequest>;
   /** The page the browser is sent to (the start response's `redirectUrl`). */
   redirectUrl: string;
   /** The persona who approved, if any. */
   personaId?: string;
+  /** `Date.now()` (or the `clock`) when it was opened. */
   createdAt: number;
   /** When an unanswered session turns `expired`. */
   expiresAt: number;
@@ -45,9 +54,11 @@ export interface SimSession {
   id: string;
   /** Secret of the itsme page's form: a GET alone cannot approve. */
   token: string;
+  /** Where the session stands. */
   status: SessionStatus;
   request: SimulatorStartRequest;
   behaviour: SessionBehaviour;
+  /** `Date.now()` (or the `clock`) when it was opened. */
   createdAt: number;
   expiresAt: number;
   /** When the record is dropped altogether (then the id is unknown: 404). */

@@ -11,7 +11,9 @@ export type WebhookSignatureFormat = 'hex' | 'timestamped';
 
 /** One attempt to deliver a result to a webhook. */
 export interface WebhookAttempt {
+  /** The webhook URL posted to. */
   url: string;
+  /** The ZignSec session whose result was posted. */
   sessionId: string;
   /** 1 for the first try. */
   attempt: number;
@@ -19,6 +21,7 @@ export interface WebhookAttempt {
   status?: number;
   /** Why the call failed (connection refused, timeout). */
   error?: string;
+  /** When the try started (ms since the epoch, by the `clock`). */
   at: number;
 }
 
