@@ -28,8 +28,10 @@ export function sessionAccess(req: object): SessionAccess {
       'passport-itsme needs session support to remember pending logins: add a session middleware (express-session, cookie-session, @fastify/session or @fastify/secure-session) before passport, or give the strategy a store option',
     );
   }
-  // cookie-session with `signed: false`: the browser could write a pending login (and a Passport login).
-  if ((req as { sessionOptions?: { signed?: unknown } }).sessionOptions?.signed === false) {
+  // cookie-session with `signed: false` (or any falsy value but null and undefined, which it turns into
+  // true): the browser could write a pending login (and a Passport login).
+  const options = (req as { sessionOptions?: { signed?: unknown } }).sessionOptions;
+  if (options && typeof options === 'object' && 'signed' in options && !options.signed) {
     throw new ItsMeError(
       'ERR_ITSME_SESSION_UNSAFE',
       'passport-itsme refuses an unsigned cookie session (cookie-session with signed: false): the browser could write its own pending login. Give cookie-session keys and leave signed on, or use a server-side session such as express-session',

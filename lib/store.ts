@@ -121,8 +121,8 @@ export class SessionRelayStateStore implements RelayStateStore {
 
   constructor(options: SessionRelayStateStoreOptions = {}) {
     const { key = 'passport-itsme', ttl = 600_000, max = 10 } = options;
-    if (typeof key !== 'string' || key === '')
-      throw new TypeError('SessionRelayStateStore key option must be a string');
+    if (typeof key !== 'string' || key === '' || key === '__proto__')
+      throw new TypeError('SessionRelayStateStore key option must be a string other than __proto__');
     if (!Number.isInteger(ttl) || ttl <= 0)
       throw new TypeError('SessionRelayStateStore ttl option must be a positive integer');
     if (!Number.isInteger(max) || max <= 0)
@@ -199,17 +199,19 @@ export class SessionRelayStateStore implements RelayStateStore {
 
   /**
    * The entries of `stored` that have not expired, in a fresh array sorted oldest first; `changed`
-   * when that is not what the session holds (expired entries, the old layout, junk).
+   * when that is not what the session holds (expired entries, the old layout, junk). Only the newest
+   * `max` are read: a session holding more was not written by this store.
    */
   #live(stored: unknown, now: number): { entries: Entry[]; changed: boolean } {
     const parsed = parse(stored);
     if (!parsed) return { entries: [], changed: stored !== undefined };
     const entries: Entry[] = [];
-    for (const entry of parsed.entries) {
+    const excess = Math.max(0, parsed.entries.length - this.max);
+    for (const entry of excess > 0 ? parsed.entries.slice(excess) : parsed.entries) {
       if (entry[2] > now) entries.push(entry);
       else this.#recent.set(entry[0], 'expired', entry[2] + this.ttl, now);
     }
-    return { entries, changed: parsed.changed || entries.length !== parsed.entries.length };
+    return { entries, changed: parsed.changed || excess > 0 || entries.length !== parsed.entries.length };
   }
 }
 
@@ -230,17 +232,23 @@ function parse(stored: unknown): { entries: Entry[]; changed: boolean } | undefi
   }
   for (const [relayState, value] of Object.entries(stored as Record<string, unknown>)) {
     const old = value as { id?: unknown; exp?: unknown } | null;
-    if (old && typeof old.id === 'string' && typeof old.exp === 'number') {
-      entries.push([digestRelayState(relayState), old.id, old.exp]);
+    if (old && typeof old.id === 'string' && SESSION_ID.test(old.id) && Number.isFinite(old.exp)) {
+      entries.push([digestRelayState(relayState), old.id, old.exp as number]);
     }
   }
   return { entries, changed: true };
 }
 
+/** A digest as {@link digestRelayState} writes it, and a ZignSec session id as the client accepts it. */
+const DIGEST = /^[A-Za-z0-9_-]{22}$/;
+const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
 function checked(item: unknown): Entry | undefined {
   if (!Array.isArray(item) || item.length < 3 || item.length > 4) return undefined;
   const [digest, id, exp, language] = item as unknown[];
-  if (typeof digest !== 'string' || typeof id !== 'string' || typeof exp !== 'number') return undefined;
+  // What the strategy hands on (the id goes to ZignSec and into events) must look like what save wrote.
+  if (typeof digest !== 'string' || !DIGEST.test(digest)) return undefined;
+  if (typeof id !== 'string' || !SESSION_ID.test(id) || !Number.isFinite(exp)) return undefined;
   if (language !== undefined && !LANGUAGES.includes(language as ItsMeLanguage)) return undefined;
   return item as Entry;
 }

@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
+import cookieSession from 'cookie-session';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import passport from 'passport';
+import { ItsMeStrategy } from '../lib/index.js';
 import { DEFAULT_PERSONAS, type ItsMeSimulator, startSimulator } from '../lib/simulator/index.js';
 import { type CookieSessionTestApp, readCookieSession, startCookieSessionApp } from './frameworks/cookie-session.js';
 import { answerItsMe, itsmeLogin, json, startItsMe } from './frameworks/login.js';
 import { realNetwork } from './support/guards.js';
-import { browse, CookieJar } from './support/http.js';
+import { browse, CookieJar, listen } from './support/http.js';
 
 const KEY = 'cookie-session-test-key-9d2a';
 const [FLORENT, ANNELEEN] = DEFAULT_PERSONAS;
@@ -52,6 +56,18 @@ describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () =>
     const app = await startCookieSessionApp({ zignsec: { url: sim.url, apiKey: KEY }, ...options });
     apps.push(app);
     return app;
+  }
+
+  /** Serves `/login` through the strategy on `app` (its session middleware already mounted), answering errors as JSON. */
+  async function listenApp(app: express.Express, instance: passport.Authenticator) {
+    app.get('/login', instance.authenticate('itsme'));
+    app.use((err: Error & { code?: unknown }, _req: Request, res: Response, _next: NextFunction) => {
+      res.status(500).json({ error: err.message, code: typeof err.code === 'string' ? err.code : null });
+    });
+    const server = await listen(app);
+    instance.use(new ItsMeStrategy({ baseURL: sim.url, apiKey: KEY, callbackURL: `${server.url}/callback` }, () => {}));
+    apps.push({ close: () => server.close() } as CookieSessionTestApp);
+    return server;
   }
 
   describe('login', () => {
@@ -170,6 +186,20 @@ describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () =>
         .and.match(/keys/);
       expect(calls.filter((line) => line.startsWith('POST /v3/eid/itsme '))).to.deep.equal([]);
     });
+
+    for (const signed of [0, ''] as const) {
+      it(`should refuse a cookie-session with signed: ${JSON.stringify(signed)}, which it leaves unsigned too`, async () => {
+        const app = express();
+        const instance = new passport.Passport();
+        // cookie-session defaults only a null or undefined signed to true: any other falsy value turns signing off.
+        app.use(cookieSession({ name: 'session', signed: signed as unknown as boolean }));
+        const started = await listenApp(app, instance);
+        const login = await browse(`${started.url}/login`, new CookieJar());
+        expect(login.status).to.equal(500);
+        expect((json(login) as { code: string }).code).to.equal('ERR_ITSME_SESSION_UNSAFE');
+        expect(calls.filter((line) => line.startsWith('POST /v3/eid/itsme '))).to.deep.equal([]);
+      });
+    }
 
     it('should refuse the way back too, so a pending login written by the browser logs nobody in', async () => {
       const app = await start({ signed: false });

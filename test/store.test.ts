@@ -190,6 +190,72 @@ describe('store', () => {
       expect(() => new SessionRelayStateStore({ ttl: 0 })).to.throw(TypeError, /ttl/);
       expect(() => new SessionRelayStateStore({ max: 1.5 })).to.throw(TypeError, /max/);
       expect(() => new SessionRelayStateStore({ key: '' })).to.throw(TypeError, /key/);
+      expect(() => new SessionRelayStateStore({ key: '__proto__' })).to.throw(TypeError, /key/);
+    });
+  });
+
+  describe('hostile session contents (a compromised session store)', () => {
+    let stub: ZignSecStub;
+    let restore: () => void;
+    before(async () => {
+      restore = realNetwork();
+      stub = await new ZignSecStub().start();
+    });
+    after(async () => {
+      await stub.close();
+      restore();
+    });
+
+    it('should fail cleanly (403, no-session once the junk is dropped), ask ZignSec nothing and publish no planted text, for malformed entries', async () => {
+      const strategy = new ItsMeStrategy(
+        { apiKey: stub.apiKey, baseURL: stub.url, callbackURL: 'http://127.0.0.1/cb' },
+        () => {
+          throw new Error('verify must not run');
+        },
+      );
+      const planted = '\n[INFO] admin logged in from 10.0.0.1';
+      const rs = relayState();
+      const exp = Date.now() + MINUTE;
+      const events: LoginFailureMessage[] = [];
+      const listen = (message: unknown) => events.push(message as LoginFailureMessage);
+      diagnostics_channel.subscribe(CHANNELS.loginFailure, listen);
+      try {
+        for (const junk of [
+          [[digestOf(rs), planted, exp]],
+          [[digestOf(rs), 'x'.repeat(100_000), exp]],
+          [[digestOf(rs), '../../v3/admin', exp]],
+          [[digestOf(rs), 'zs-1', Number.POSITIVE_INFINITY]],
+          [[digestOf(rs), 'zs-1', Number.NaN]],
+          [[`${digestOf(rs)}${'x'.repeat(1000)}`, 'zs-1', exp]],
+          { [rs]: { id: planted, exp } },
+          { [rs]: { id: 'zs-1', exp: Number.POSITIVE_INFINITY } },
+        ]) {
+          const session: Record<string, unknown> = { 'passport-itsme': junk };
+          const outcome = await runStrategy(strategy, fakeRequest({ query: { relaystate: rs }, session }));
+          const failed = expectKind(outcome, 'fail');
+          expect(failed.status, JSON.stringify(junk).slice(0, 80)).to.equal(403);
+          expect(failed.challenge).to.include({ code: 'no-session' });
+          expect(session, 'the junk is dropped').to.not.have.property('passport-itsme');
+        }
+      } finally {
+        diagnostics_channel.unsubscribe(CHANNELS.loginFailure, listen);
+      }
+      expect(stub.gets, 'ZignSec not asked').to.have.length(0);
+      expect(events.map((e) => e.code)).to.deep.equal(Array(8).fill('no-session'));
+      expect(events.every((e) => e.sessionId === undefined)).to.equal(true);
+    });
+
+    it('should read only the newest max entries of a session holding more, and write back at most max', async () => {
+      const store = new SessionRelayStateStore({ max: 3 });
+      const states = Array.from({ length: 5000 }, () => relayState());
+      const exp = Date.now() + MINUTE;
+      const session: Record<string, unknown> = {
+        'passport-itsme': states.map((rs, i) => [digestOf(rs), `zs-${i}`, exp]),
+      };
+      expect(await store.take(requestWith(session), states[0] as string)).to.equal(undefined);
+      expect(stored(session).map((entry) => entry[1])).to.deep.equal(['zs-4997', 'zs-4998', 'zs-4999']);
+      expect((await store.take(requestWith(session), states[4998] as string))?.sessionId).to.equal('zs-4998');
+      expect(stored(session)).to.have.length(2);
     });
   });
 
