@@ -1,7 +1,7 @@
 /** Cold import time (a fresh Node process per sample) and install footprint of runtime dependencies. */
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { median } from './stats.js';
 
 export interface ImportTime {
@@ -56,17 +56,6 @@ function summarize(dirs: string[]): Footprint {
   return { count: packages.length, bytes: packages.reduce((sum, p) => sum + p.bytes, 0), packages };
 }
 
-/** This package's runtime dependencies, from `npm ls --omit=dev --all --parseable`. */
-export function ownFootprint(root: string): Footprint {
-  const ls = spawnSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root, encoding: 'utf8' });
-  const dirs = ls.stdout
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && line !== root && relative(root, line).startsWith('node_modules'));
-  if (dirs.length === 0) throw new Error(`npm ls printed no runtime dependencies: ${ls.stderr}`);
-  return summarize(dirs);
-}
-
 /** Directory an installed dependency resolves to from `fromDir`, Node-style. */
 function resolvePackage(name: string, fromDir: string): string | undefined {
   for (let dir = fromDir; ; dir = dirname(dir)) {
@@ -76,23 +65,36 @@ function resolvePackage(name: string, fromDir: string): string | undefined {
   }
 }
 
-/** Another installed package's runtime dependencies (for comparison), by walking package.json files. */
-export function packageFootprint(root: string, name: string): Footprint & { self: number } {
-  const start = resolvePackage(name, root);
-  if (!start) throw new Error(`${name} is not installed`);
+/**
+ * The runtime dependencies of the package in `dir`, transitively, by walking the `dependencies` of
+ * each package.json (not devDependencies, not workspaces).
+ */
+function dependencies(dir: string): Footprint {
   const seen = new Set<string>();
-  const walk = (dir: string) => {
-    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+  const walk = (from: string) => {
+    const manifest = JSON.parse(readFileSync(join(from, 'package.json'), 'utf8')) as {
       dependencies?: Record<string, string>;
     };
     for (const dep of Object.keys(manifest.dependencies ?? {})) {
-      const found = resolvePackage(dep, dir);
+      const found = resolvePackage(dep, from);
       if (found && !seen.has(found)) {
         seen.add(found);
         walk(found);
       }
     }
   };
-  walk(start);
-  return { ...summarize([...seen]), self: treeBytes(start) };
+  walk(dir);
+  return summarize([...seen]);
+}
+
+/** This package's runtime dependencies. */
+export function ownFootprint(root: string): Footprint {
+  return dependencies(root);
+}
+
+/** Another installed package's runtime dependencies and its own size (for comparison). */
+export function packageFootprint(root: string, name: string): Footprint & { self: number } {
+  const start = resolvePackage(name, root);
+  if (!start) throw new Error(`${name} is not installed`);
+  return { ...dependencies(start), self: treeBytes(start) };
 }
