@@ -360,9 +360,9 @@ describe('callback', () => {
     });
 
     it('should retry a call that timed out and log the person in when the next one answers', async () => {
-      const { strategy } = harness({ timeout: 150, pendingTimeout: 4000 });
+      const { strategy } = harness({ timeout: 500, pendingTimeout: 6000 });
       const { req } = await returning(strategy);
-      nock(BASE).get(RESULT_PATH).delay(1000).reply(200, sampleResult(SESSION_ID));
+      nock(BASE).get(RESULT_PATH).delay(2000).reply(200, sampleResult(SESSION_ID));
       const gets = results([200, sampleResult(SESSION_ID)]);
       expectKind(await runStrategy(strategy, req), 'success');
       expect(gets.count).to.equal(1);

@@ -678,8 +678,8 @@ describe('hostile ZignSec bodies', function () {
       strategy: {
         baseURL: hostile.url,
         apiKey: API_KEY,
-        timeout: 2000,
-        pendingTimeout: 1000,
+        timeout: 5000,
+        pendingTimeout: 5000,
         maxResponseSize: 8 << 20,
       },
       verify: async (profile) => {
