@@ -19,7 +19,7 @@ import { type Listening, listen } from './support/http.js';
 const API_KEY = 'prop-KEY-never-in-errors-2d9f';
 const SESSION_ID = 'c3a5e0f2-6c1b-4c59-9a77-0c1d2e3f4a5b';
 const RELAYSTATE = /^[A-Za-z0-9_-]{16,256}$/;
-const CODES: ItsMeErrorCode[] = [
+const CODES = [
   'ERR_ZIGNSEC_HTTP_STATUS',
   'ERR_ZIGNSEC_ERRORS',
   'ERR_ZIGNSEC_BAD_RESPONSE',
@@ -30,7 +30,12 @@ const CODES: ItsMeErrorCode[] = [
   'ERR_ITSME_ID_MISMATCH',
   'ERR_ITSME_NO_SUBJECT',
   'ERR_ITSME_SESSION_REQUIRED',
-];
+  'ERR_ITSME_SESSION_UNSAFE',
+  'ERR_ITSME_VERIFY_TIMEOUT',
+] as const satisfies readonly ItsMeErrorCode[];
+// The list must name every code of the union: a new code that is left out fails the type-check.
+const everyCode: [Exclude<ItsMeErrorCode, (typeof CODES)[number]>] extends [never] ? true : never = true;
+void everyCode;
 
 // --- arbitraries -----------------------------------------------------------------------------------
 
