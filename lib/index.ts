@@ -41,6 +41,7 @@ export type { SignatureCheck, SignatureFormat, VerifySignatureOptions } from './
 export { SIGNATURE_HEADER, signWebhook, verifyWebhookSignature } from './signature.js';
 export type { MissingLoginReason, PendingLogin, RelayStateStore, SessionRelayStateStoreOptions } from './store.js';
 export { SessionRelayStateStore } from './store.js';
+export { ItsMeStrategy, ItsMeStrategy as Strategy, ItsMeStrategy as default } from './strategy.js';
 export type {
   ItsMeAuthenticateOptions,
   ItsMeStrategyOptions,
@@ -50,8 +51,7 @@ export type {
   VerifyFunction,
   VerifyFunctionWithRequest,
   VerifyResult,
-} from './strategy.js';
-export { ItsMeStrategy, ItsMeStrategy as Strategy, ItsMeStrategy as default } from './strategy.js';
+} from './strategy-options.js';
 export type {
   ItsMeAddress,
   ItsMeAddressClaim,

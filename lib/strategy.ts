@@ -1,4 +1,4 @@
-import { checkClientOptions, ItsMeClient, type ItsMeClientOptions, isHttpUrl, MAX_DELAY } from './client.js';
+import { ItsMeClient } from './client.js';
 import { SESSION_ID } from './client-options.js';
 import {
   type CHANNELS,
@@ -10,105 +10,28 @@ import {
 } from './diagnostics.js';
 import { ItsMeError } from './errors.js';
 import {
-  checkMessages,
   classifyErrors,
   failureInfo,
   type ItsMeFailureCode,
   type ItsMeFailureInfo,
   type ItsMeMessages,
 } from './messages.js';
-import { type ItsMeRequest, type ItsMeUser, PassportStrategy } from './passport-base.js';
+import { type ItsMeRequest, PassportStrategy } from './passport-base.js';
 import { toProfile } from './profile.js';
 import { createRelayState, readRelayState } from './relaystate.js';
 import { type PendingLogin, type RelayStateStore, SessionRelayStateStore } from './store.js';
-import type { ItsMeLanguage, ItsMeProfile, StartRequest, ZignSecEnvironment } from './types.js';
+import {
+  checkLanguage,
+  checkOptions,
+  type ItsMeAuthenticateOptions,
+  type ItsMeStrategyOptions,
+  type ItsMeStrategyOptionsWithRequest,
+  type VerifyFunction,
+  type VerifyFunctionWithRequest,
+} from './strategy-options.js';
+import type { ItsMeLanguage, ItsMeProfile, StartRequest } from './types.js';
 import { LANGUAGES } from './types.js';
-
-/** Options shared by both constructor forms of {@link ItsMeStrategy}. */
-export interface ItsMeStrategyOptionsBase {
-  /** ZignSec access token, sent raw in `Authorization`. Required. */
-  apiKey: string;
-  /** Absolute http(s) URL of the app's return route, sent to ZignSec as `target`. Required. */
-  callbackURL: string;
-  /** `'test'` (https://test.zignsec.com, the default) or `'production'` (https://api.zignsec.com). */
-  environment?: ZignSecEnvironment;
-  /** Overrides the host (the simulator, a proxy); `/v3/eid/itsme...` is appended. */
-  baseURL?: string;
-  /** Sent as `targetError`, where ZignSec sends the browser on cancel or error. Default `callbackURL`. */
-  errorCallbackURL?: string;
-  /**
-   * Language of the itsme screens and of failure messages. Default: none (itsme chooses; messages in
-   * English unless the login says otherwise).
-   */
-  language?: ItsMeLanguage;
-  /**
-   * Overrides of the failure messages (`info.message`), by {@link ItsMeFailureCode}: a text, a text per
-   * language, or a function of an {@link ItsMeMessageContext}. Default: the built-in sentences in en,
-   * fr, nl and de.
-   */
-  messages?: ItsMeMessages;
-  /**
-   * Milliseconds `verify` has to call `done` or settle its promise; past it the login is an `error()`
-   * with `ERR_ITSME_VERIFY_TIMEOUT`. Default 30000.
-   */
-  verifyTimeout?: number;
-  /** Sent as `webhook`: where ZignSec posts the result. Default: none. */
-  webhookURL?: string;
-  /** Where relaystate -> ZignSec session id is kept. Default: a {@link SessionRelayStateStore}. */
-  store?: RelayStateStore;
-  /** Milliseconds for each HTTP call to ZignSec. Default 10000. */
-  timeout?: number;
-  /** Milliseconds to keep polling, at the callback, a result that is not final yet. Default 5000. */
-  pendingTimeout?: number;
-  /** Largest ZignSec response body read, in bytes. Default 1 MiB. */
-  maxResponseSize?: number;
-  /** The agent ZignSec calls go through (private CA, client certificate, egress proxy): see {@link ItsMeClientOptions.agent}. */
-  agent?: ItsMeClientOptions['agent'];
-  /** Strategy name for `passport.authenticate(name)`. Default `'itsme'`. */
-  name?: string;
-}
-
-/** Options when `verify` does not receive the request. */
-export interface ItsMeStrategyOptions extends ItsMeStrategyOptionsBase {
-  /** `verify` gets `(profile, done)`. Default. */
-  passReqToCallback?: false;
-}
-
-/** Options when `verify` receives the request first. */
-export interface ItsMeStrategyOptionsWithRequest extends ItsMeStrategyOptionsBase {
-  /** `verify` gets `(req, profile, done)`. */
-  passReqToCallback: true;
-}
-
-/** The `done` callback handed to `verify`. */
-export type VerifyCallback = (err?: Error | null, user?: ItsMeUser | false | null, info?: object) => void;
-
-/** What a promise-returning `verify` may resolve to: a user logs in, `false`/`null` fails. */
-export type VerifyResult = ItsMeUser | false | null | undefined;
-
-/** `verify(profile, done)`; may instead return a promise of the user. */
-export type VerifyFunction = (profile: ItsMeProfile, done: VerifyCallback) => void | Promise<VerifyResult>;
-
-/**
- * `verify(req, profile, done)`, with `passReqToCallback: true`; may return a promise of the user.
- * `req` may be annotated as the framework's own request type (such as Express's `Request`), directly
- * or as `VerifyFunctionWithRequest<Request>`: the signature is declared as a method, so that narrower
- * parameter type is accepted.
- */
-export type VerifyFunctionWithRequest<Req extends ItsMeRequest = ItsMeRequest> = {
-  /** Receives the request, the profile and `done`; answers through `done` or a promise. */
-  verify(req: Req, profile: ItsMeProfile, done: VerifyCallback): void | Promise<VerifyResult>;
-}['verify'];
-
-/** Options accepted by `passport.authenticate('itsme', options)` besides Passport's own. */
-export interface ItsMeAuthenticateOptions {
-  /**
-   * At the start: language of the itsme screens for this login (kept with the pending login). At the
-   * callback: language of the failure message. Overrides the strategy's `language`.
-   */
-  language?: ItsMeLanguage;
-  [key: string]: unknown;
-}
+import { callVerify } from './verify.js';
 
 const CONSUMED_MAX = 10_000;
 const CONSUMED_TTL = 15 * 60_000;
@@ -285,7 +208,13 @@ export class ItsMeStrategy extends PassportStrategy {
       }
       throw err;
     }
-    const { user, info } = await this.#callVerify(login.req, profile);
+    const { user, info } = await callVerify(
+      this.#verify,
+      this.#passReqToCallback,
+      this.verifyTimeout,
+      login.req,
+      profile,
+    );
     if (!user) {
       const given: Record<string, unknown> =
         typeof info === 'string' ? { message: info } : info && typeof info === 'object' ? { ...info } : {};
@@ -372,50 +301,6 @@ export class ItsMeStrategy extends PassportStrategy {
     this.#consumed.set(sessionId, now + CONSUMED_TTL);
     return true;
   }
-
-  #callVerify(req: ItsMeRequest, profile: ItsMeProfile): Promise<{ user: VerifyResult; info?: object }> {
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const limit = this.verifyTimeout;
-      const timer = setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        reject(
-          new ItsMeError(
-            'ERR_ITSME_VERIFY_TIMEOUT',
-            `verify did not answer within ${limit} ms (verifyTimeout): it neither called done nor returned a promise of the user. ` +
-              'An async verify that declares a done parameter and resolves to nothing must call done.',
-          ),
-        );
-      }, limit);
-      const done: VerifyCallback = (err, user, info) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve(info === undefined ? { user } : { user, info });
-      };
-      let returned: unknown;
-      try {
-        returned = this.#passReqToCallback
-          ? (this.#verify as VerifyFunctionWithRequest)(req, profile, done)
-          : (this.#verify as VerifyFunction)(profile, done);
-      } catch (err) {
-        done(err instanceof Error ? err : new Error(String(err)));
-        return;
-      }
-      if (returned && typeof (returned as PromiseLike<unknown>).then === 'function') {
-        // An async verify that takes `done` and resolves to nothing may still call `done` later.
-        const takesDone = this.#verify.length > (this.#passReqToCallback ? 2 : 1);
-        (returned as PromiseLike<VerifyResult>).then(
-          (user) => {
-            if (user !== undefined || !takesDone) done(null, user);
-          },
-          (err: unknown) => done(err instanceof Error ? err : new Error(String(err ?? 'verify rejected'))),
-        );
-      }
-    });
-  }
 }
 
 /** One run of `authenticate`: Passport's action object, the request and what is known so far. */
@@ -441,50 +326,8 @@ function startedAt(login: Login): number {
   return typeof created === 'number' && Number.isFinite(created) && created <= login.began ? created : login.began;
 }
 
-function checkLanguage(language: unknown): void {
-  if (language !== undefined && !LANGUAGES.includes(language as ItsMeLanguage)) {
-    throw new TypeError(`ItsMeStrategy language must be one of ${LANGUAGES.join(', ')}`);
-  }
-}
-
 /** Whether the callback reached the app over plain http, as Express, Fastify or Node itself tells it. */
 function overPlainHttp(req: ItsMeRequest): boolean {
   const r = req as { secure?: unknown; protocol?: unknown; socket?: { encrypted?: unknown } };
   return !(r.secure === true || r.protocol === 'https' || r.socket?.encrypted === true);
-}
-
-function checkOptions(options: ItsMeStrategyOptions | ItsMeStrategyOptionsWithRequest): void {
-  checkClientOptions('ItsMeStrategy', options);
-  if (options.callbackURL === undefined) throw new TypeError('ItsMeStrategy requires a callbackURL option');
-  for (const name of ['callbackURL', 'errorCallbackURL', 'webhookURL'] as const) {
-    if (options[name] !== undefined && !isHttpUrl(options[name])) {
-      throw new TypeError(`ItsMeStrategy ${name} option must be an absolute http(s) URL`);
-    }
-  }
-  if (options.language !== undefined && !LANGUAGES.includes(options.language)) {
-    throw new TypeError(`ItsMeStrategy language option must be one of ${LANGUAGES.join(', ')}`);
-  }
-  if (options.passReqToCallback !== undefined && typeof options.passReqToCallback !== 'boolean') {
-    throw new TypeError('ItsMeStrategy passReqToCallback option must be a boolean');
-  }
-  const store = options.store as Partial<RelayStateStore> | undefined;
-  if (store !== undefined && (typeof store?.save !== 'function' || typeof store?.take !== 'function')) {
-    throw new TypeError('ItsMeStrategy store option must have save and take methods');
-  }
-  if (store?.check !== undefined && typeof store.check !== 'function') {
-    throw new TypeError('ItsMeStrategy store option check must be a method when given');
-  }
-  for (const name of ['pendingTimeout', 'verifyTimeout'] as const) {
-    const value = options[name];
-    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
-      throw new TypeError(`ItsMeStrategy ${name} option must be a positive integer`);
-    }
-    if (value !== undefined && value > MAX_DELAY) {
-      throw new TypeError(`ItsMeStrategy ${name} option must be at most ${MAX_DELAY} ms`);
-    }
-  }
-  checkMessages('ItsMeStrategy', options.messages);
-  if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
-    throw new TypeError('ItsMeStrategy name option must be a non-empty string');
-  }
 }

@@ -1,0 +1,142 @@
+import { checkClientOptions, type ItsMeClientOptions, isHttpUrl, MAX_DELAY } from './client.js';
+import { checkMessages, type ItsMeMessages } from './messages.js';
+import type { ItsMeRequest, ItsMeUser } from './passport-base.js';
+import type { RelayStateStore } from './store.js';
+import type { ItsMeLanguage, ItsMeProfile, ZignSecEnvironment } from './types.js';
+import { LANGUAGES } from './types.js';
+
+/** Options shared by both constructor forms of {@link ItsMeStrategy}. */
+export interface ItsMeStrategyOptionsBase {
+  /** ZignSec access token, sent raw in `Authorization`. Required. */
+  apiKey: string;
+  /** Absolute http(s) URL of the app's return route, sent to ZignSec as `target`. Required. */
+  callbackURL: string;
+  /** `'test'` (https://test.zignsec.com, the default) or `'production'` (https://api.zignsec.com). */
+  environment?: ZignSecEnvironment;
+  /** Overrides the host (the simulator, a proxy); `/v3/eid/itsme...` is appended. */
+  baseURL?: string;
+  /** Sent as `targetError`, where ZignSec sends the browser on cancel or error. Default `callbackURL`. */
+  errorCallbackURL?: string;
+  /**
+   * Language of the itsme screens and of failure messages. Default: none (itsme chooses; messages in
+   * English unless the login says otherwise).
+   */
+  language?: ItsMeLanguage;
+  /**
+   * Overrides of the failure messages (`info.message`), by {@link ItsMeFailureCode}: a text, a text per
+   * language, or a function of an {@link ItsMeMessageContext}. Default: the built-in sentences in en,
+   * fr, nl and de.
+   */
+  messages?: ItsMeMessages;
+  /**
+   * Milliseconds `verify` has to call `done` or settle its promise; past it the login is an `error()`
+   * with `ERR_ITSME_VERIFY_TIMEOUT`. Default 30000.
+   */
+  verifyTimeout?: number;
+  /** Sent as `webhook`: where ZignSec posts the result. Default: none. */
+  webhookURL?: string;
+  /** Where relaystate -> ZignSec session id is kept. Default: a {@link SessionRelayStateStore}. */
+  store?: RelayStateStore;
+  /** Milliseconds for each HTTP call to ZignSec. Default 10000. */
+  timeout?: number;
+  /** Milliseconds to keep polling, at the callback, a result that is not final yet. Default 5000. */
+  pendingTimeout?: number;
+  /** Largest ZignSec response body read, in bytes. Default 1 MiB. */
+  maxResponseSize?: number;
+  /** The agent ZignSec calls go through (private CA, client certificate, egress proxy): see {@link ItsMeClientOptions.agent}. */
+  agent?: ItsMeClientOptions['agent'];
+  /** Strategy name for `passport.authenticate(name)`. Default `'itsme'`. */
+  name?: string;
+}
+
+/** Options when `verify` does not receive the request. */
+export interface ItsMeStrategyOptions extends ItsMeStrategyOptionsBase {
+  /** `verify` gets `(profile, done)`. Default. */
+  passReqToCallback?: false;
+}
+
+/** Options when `verify` receives the request first. */
+export interface ItsMeStrategyOptionsWithRequest extends ItsMeStrategyOptionsBase {
+  /** `verify` gets `(req, profile, done)`. */
+  passReqToCallback: true;
+}
+
+/** The `done` callback handed to `verify`. */
+export type VerifyCallback = (err?: Error | null, user?: ItsMeUser | false | null, info?: object) => void;
+
+/** What a promise-returning `verify` may resolve to: a user logs in, `false`/`null` fails. */
+export type VerifyResult = ItsMeUser | false | null | undefined;
+
+/** `verify(profile, done)`; may instead return a promise of the user. */
+export type VerifyFunction = (profile: ItsMeProfile, done: VerifyCallback) => void | Promise<VerifyResult>;
+
+/**
+ * `verify(req, profile, done)`, with `passReqToCallback: true`; may return a promise of the user.
+ * `req` may be annotated as the framework's own request type (such as Express's `Request`), directly
+ * or as `VerifyFunctionWithRequest<Request>`: the signature is declared as a method, so that narrower
+ * parameter type is accepted.
+ */
+export type VerifyFunctionWithRequest<Req extends ItsMeRequest = ItsMeRequest> = {
+  /** Receives the request, the profile and `done`; answers through `done` or a promise. */
+  verify(req: Req, profile: ItsMeProfile, done: VerifyCallback): void | Promise<VerifyResult>;
+}['verify'];
+
+/** Options accepted by `passport.authenticate('itsme', options)` besides Passport's own. */
+export interface ItsMeAuthenticateOptions {
+  /**
+   * At the start: language of the itsme screens for this login (kept with the pending login). At the
+   * callback: language of the failure message. Overrides the strategy's `language`.
+   */
+  language?: ItsMeLanguage;
+  [key: string]: unknown;
+}
+
+/**
+ * Throws a TypeError naming the option that is wrong.
+ * @internal
+ */
+export function checkOptions(options: ItsMeStrategyOptions | ItsMeStrategyOptionsWithRequest): void {
+  checkClientOptions('ItsMeStrategy', options);
+  if (options.callbackURL === undefined) throw new TypeError('ItsMeStrategy requires a callbackURL option');
+  for (const name of ['callbackURL', 'errorCallbackURL', 'webhookURL'] as const) {
+    if (options[name] !== undefined && !isHttpUrl(options[name])) {
+      throw new TypeError(`ItsMeStrategy ${name} option must be an absolute http(s) URL`);
+    }
+  }
+  if (options.language !== undefined && !LANGUAGES.includes(options.language)) {
+    throw new TypeError(`ItsMeStrategy language option must be one of ${LANGUAGES.join(', ')}`);
+  }
+  if (options.passReqToCallback !== undefined && typeof options.passReqToCallback !== 'boolean') {
+    throw new TypeError('ItsMeStrategy passReqToCallback option must be a boolean');
+  }
+  const store = options.store as Partial<RelayStateStore> | undefined;
+  if (store !== undefined && (typeof store?.save !== 'function' || typeof store?.take !== 'function')) {
+    throw new TypeError('ItsMeStrategy store option must have save and take methods');
+  }
+  if (store?.check !== undefined && typeof store.check !== 'function') {
+    throw new TypeError('ItsMeStrategy store option check must be a method when given');
+  }
+  for (const name of ['pendingTimeout', 'verifyTimeout'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      throw new TypeError(`ItsMeStrategy ${name} option must be a positive integer`);
+    }
+    if (value !== undefined && value > MAX_DELAY) {
+      throw new TypeError(`ItsMeStrategy ${name} option must be at most ${MAX_DELAY} ms`);
+    }
+  }
+  checkMessages('ItsMeStrategy', options.messages);
+  if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
+    throw new TypeError('ItsMeStrategy name option must be a non-empty string');
+  }
+}
+
+/**
+ * Throws a TypeError unless `language` is absent or one of the itsme languages.
+ * @internal
+ */
+export function checkLanguage(language: unknown): void {
+  if (language !== undefined && !LANGUAGES.includes(language as ItsMeLanguage)) {
+    throw new TypeError(`ItsMeStrategy language must be one of ${LANGUAGES.join(', ')}`);
+  }
+}
