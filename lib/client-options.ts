@@ -61,6 +61,11 @@ export function checkClientOptions(owner: string, options: Partial<ItsMeClientOp
   if (agent !== undefined) {
     if (!(agent instanceof http.Agent))
       throw new TypeError(`${owner} agent option must be an http.Agent or https.Agent`);
+    if ((agent as { options?: { rejectUnauthorized?: unknown } }).options?.rejectUnauthorized === false) {
+      throw new TypeError(
+        `${owner} agent option turns certificate checks off (rejectUnauthorized: false), which would send the API key to whoever answers: trust a private CA with the agent's ca option instead`,
+      );
+    }
     const protocol = new URL(options.baseURL ?? HOSTS[options.environment ?? 'test']).protocol;
     const agentProtocol = (agent as { protocol?: unknown }).protocol;
     if (typeof agentProtocol === 'string' && agentProtocol !== protocol) {
@@ -70,6 +75,9 @@ export function checkClientOptions(owner: string, options: Partial<ItsMeClientOp
     }
   }
 }
+
+/** What a ZignSec session id looks like (ZignSec sends UUIDs). @internal */
+export const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** @internal */
 export function isHttpUrl(value: unknown): value is string {

@@ -1,4 +1,4 @@
-import { checkClientOptions, HOSTS, type ItsMeClientOptions } from './client-options.js';
+import { checkClientOptions, HOSTS, type ItsMeClientOptions, SESSION_ID } from './client-options.js';
 import type { ZignSecCallContext } from './diagnostics.js';
 import { ItsMeError, normalizeErrors, redact, sanitizeCause, type ZignSecErrorEntry } from './errors.js';
 import { abortedError, InFlightResults } from './in-flight.js';
@@ -22,7 +22,6 @@ export type { ItsMeClientOptions } from './client-options.js';
 export { checkClientOptions, isHttpUrl } from './client-options.js';
 export { isFinal, MAX_DELAY, type WaitForResultOptions } from './polling.js';
 
-const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 /** Longest `redirectUrl` passed to the browser. */
 const MAX_REDIRECT_URL = 8192;
 /** Control characters (C0, DEL, C1): never in a URL sent to a browser. */
@@ -295,6 +294,8 @@ function browserUrl(value: unknown): string | undefined {
     return undefined;
   }
   if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.hostname === '') return undefined;
+  // `https://zignsec.example@evil.example/` reads as ZignSec's host but goes to evil.example.
+  if (url.username !== '' || url.password !== '') return undefined;
   const href = url.href;
   return href.length > MAX_REDIRECT_URL ? undefined : href;
 }

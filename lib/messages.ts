@@ -177,6 +177,9 @@ const ZIGNSEC_CODES: Record<string, ItsMeFailureCode> = {
   SESSION_NOT_FOUND: 'unknown-login',
 };
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+const PLAIN_CODE = /^[^\u0000-\u001f\u007f-\u009f<>"'&`\\]{1,200}$/;
+
 /**
  * The failure code and ZignSec's code(s) for a result's `errors` list.
  * @internal
@@ -190,7 +193,8 @@ export function classifyErrors(errors: ZignSecErrorEntry[]): { code: ItsMeFailur
       break;
     }
   }
-  const listed = errors.slice(0, 5).map((entry) => entry.code);
+  // Codes land in a message an app may render as HTML or write to a log: no markup, no control characters.
+  const listed = errors.slice(0, 5).map((entry) => (PLAIN_CODE.test(entry.code) ? entry.code : 'UNKNOWN'));
   let zignsecCode = listed.join(', ') || 'unknown error';
   if (errors.length > listed.length) zignsecCode += ', ...';
   if (zignsecCode.length > 1000) zignsecCode = `${zignsecCode.slice(0, 997)}...`;
@@ -212,7 +216,7 @@ export interface FailureDetails {
  */
 export function failureInfo(code: ItsMeFailureCode, details: FailureDetails): ItsMeFailureInfo {
   const { language, insecure = false, zignsecCode } = details;
-  const texts = TEXTS[language];
+  const texts = Object.hasOwn(TEXTS, language) ? TEXTS[language] : TEXTS.en;
   const builtIn = fill(code === 'no-session' && insecure ? texts['no-session-http'] : texts[code], zignsecCode);
   const message = override(details.overrides?.[code], { code, language, message: builtIn, insecure, zignsecCode });
   const info: ItsMeFailureInfo = { code, message, language };

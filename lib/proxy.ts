@@ -53,6 +53,11 @@ export function createProxyAgent(options: ProxyAgentOptions): https.Agent {
   if (!(Number.isInteger(proxyTimeout) && proxyTimeout > 0 && proxyTimeout <= 2_147_483_647)) {
     throw new TypeError('createProxyAgent proxyTimeout option must be a positive integer (milliseconds)');
   }
+  if ((options as { rejectUnauthorized?: unknown }).rejectUnauthorized === false) {
+    throw new TypeError(
+      'createProxyAgent rejectUnauthorized option must not be false: trust the inspecting proxy or private CA with the ca option instead',
+    );
+  }
   const headers: Record<string, string> = { ...options.proxyHeaders };
   if (url.username || url.password) {
     const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;

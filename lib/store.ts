@@ -1,3 +1,4 @@
+import { SESSION_ID } from './client-options.js';
 import type { ItsMeRequest } from './passport-base.js';
 import { digestRelayState, sameDigest } from './relaystate.js';
 import { type SessionAccess, sessionAccess } from './session.js';
@@ -241,7 +242,6 @@ function parse(stored: unknown): { entries: Entry[]; changed: boolean } | undefi
 
 /** A digest as {@link digestRelayState} writes it, and a ZignSec session id as the client accepts it. */
 const DIGEST = /^[A-Za-z0-9_-]{22}$/;
-const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 function checked(item: unknown): Entry | undefined {
   if (!Array.isArray(item) || item.length < 3 || item.length > 4) return undefined;

@@ -1,4 +1,5 @@
 import { checkClientOptions, ItsMeClient, type ItsMeClientOptions, isHttpUrl, MAX_DELAY } from './client.js';
+import { SESSION_ID } from './client-options.js';
 import {
   type CHANNELS,
   type LoginFailureCode,
@@ -193,6 +194,12 @@ export class ItsMeStrategy extends PassportStrategy {
     }
     const self = owner as ItsMeStrategy;
     const login: Login = { actions: this, req, options: options ?? {}, began: Date.now() };
+    try {
+      checkLanguage(login.options.language);
+    } catch (err) {
+      self.#error(login, err);
+      return;
+    }
     const input = readRelayState(req);
     let work: Promise<void>;
     if (input.kind === 'absent') work = self.#start(login);
@@ -221,7 +228,6 @@ export class ItsMeStrategy extends PassportStrategy {
 
   async #start(login: Login): Promise<void> {
     const { req, options, actions } = login;
-    checkLanguage(options.language);
     // Without a session the login could never complete: say so before opening a ZignSec session.
     await this.store.check?.(req);
     const relayState = createRelayState();
@@ -234,8 +240,9 @@ export class ItsMeStrategy extends PassportStrategy {
   }
 
   async #complete(login: Login, relayState: string): Promise<void> {
-    checkLanguage(login.options.language);
-    const pending = await this.store.take(login.req, relayState);
+    let pending = await this.store.take(login.req, relayState);
+    // A custom store's record is checked like a ZignSec answer: its id goes into calls and events.
+    if (pending && (typeof pending.sessionId !== 'string' || !SESSION_ID.test(pending.sessionId))) pending = undefined;
     if (pending) {
       login.sessionId = pending.sessionId;
       login.pending = pending;

@@ -14,9 +14,9 @@ interface Note<A> {
   /** The answer to repeat, while `until` is ahead. */
   answer?: A;
   until: number;
-  /** Start of the current one-minute window, and the reads made in it. */
-  windowStart: number;
-  reads: number;
+  /** Reads this id may make now (a bucket of `maxReadsPerMinute` that refills evenly over a minute), as of `refilled`. */
+  tokens: number;
+  refilled: number;
 }
 
 /**
@@ -54,16 +54,16 @@ export class ReadGuard<A> {
 
   /**
    * Counts one read of `id` and answers `0` when it may go ahead, or the milliseconds until the
-   * next read is allowed when `id` had its share this minute.
+   * next read is allowed. Reads refill evenly (one every `60 s / maxReadsPerMinute`), so a burst of
+   * posts by someone who knows an id holds a later delivery back by one interval at most, not a minute.
    */
   read(id: string, now = Date.now()): number {
     const note = this.#notes.get(id) ?? this.#add(id, now);
-    if (now - note.windowStart >= MINUTE) {
-      note.windowStart = now;
-      note.reads = 0;
-    }
-    if (note.reads >= this.maxReadsPerMinute) return note.windowStart + MINUTE - now;
-    note.reads += 1;
+    const rate = this.maxReadsPerMinute / MINUTE;
+    note.tokens = Math.min(this.maxReadsPerMinute, note.tokens + Math.max(0, now - note.refilled) * rate);
+    note.refilled = now;
+    if (note.tokens < 1) return Math.ceil((1 - note.tokens) / rate);
+    note.tokens -= 1;
     return 0;
   }
 
@@ -82,11 +82,11 @@ export class ReadGuard<A> {
 
   #add(id: string, now: number): Note<A> {
     for (const [key, note] of this.#notes) {
-      const stale = note.until <= now && now - note.windowStart >= MINUTE;
+      const stale = note.until <= now && now - note.refilled >= MINUTE;
       if (!stale && this.#notes.size < this.max) break;
       this.#notes.delete(key);
     }
-    const note: Note<A> = { until: 0, windowStart: now, reads: 0 };
+    const note: Note<A> = { until: 0, tokens: this.maxReadsPerMinute, refilled: now };
     this.#notes.set(id, note);
     return note;
   }

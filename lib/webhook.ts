@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkClientOptions, ItsMeClient, type ItsMeClientOptions, isFinal, MAX_DELAY } from './client.js';
+import { SESSION_ID } from './client-options.js';
 import { type WebhookMessage, type WebhookOutcome, webhookChannel } from './diagnostics.js';
 import { ItsMeError, redact } from './errors.js';
 import { toProfile } from './profile.js';
@@ -70,7 +71,6 @@ export interface WebhookHandlerOptions {
 /** An Express/Connect-compatible request handler (also a plain `node:http` listener). */
 export type WebhookHandler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
 
-const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const CLAIM_TTL = 2 * 60_000;
 const NEEDS_RAW_BODY =
   'The webhook signature check needs the raw request body: mount the webhook route before express.json(), ' +

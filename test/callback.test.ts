@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import diagnostics_channel from 'node:diagnostics_channel';
 import { expect } from 'chai';
 import type { Request } from 'express';
 import nock from 'nock';
 import {
+  CHANNELS,
   ItsMeError,
   type ItsMeProfile,
   ItsMeStrategy,
@@ -106,6 +108,30 @@ describe('callback', () => {
       expect(profiles[0]?.provider).to.equal('itsme');
       expect(profiles[0]?.id).to.equal(SUB);
       expect(profiles[0]?.sessionId).to.equal(SESSION_ID);
+    });
+
+    it('should fail as unknown-login, asking ZignSec nothing and publishing none of it, when a custom store returns a malformed session id', async () => {
+      const planted = '\n[INFO] admin logged in';
+      const store: RelayStateStore = {
+        save: async () => {},
+        take: async () => ({ sessionId: planted, createdAt: Date.now() }),
+      };
+      const { strategy } = harness({ store });
+      const events: unknown[] = [];
+      const listener = (message: unknown) => events.push(message);
+      diagnostics_channel.subscribe(CHANNELS.loginFailure, listener);
+      try {
+        const outcome = expectKind(
+          await runStrategy(strategy, fakeRequest({ query: { relaystate: 'A'.repeat(43) }, session: {} })),
+          'fail',
+        );
+        expect(outcome.status).to.equal(403);
+        expect((outcome.challenge as { code?: string }).code).to.equal('unknown-login');
+      } finally {
+        diagnostics_channel.unsubscribe(CHANNELS.loginFailure, listener);
+      }
+      expect(events).to.have.length(1);
+      expect(JSON.stringify(events)).to.not.include('admin logged in');
     });
 
     it('should complete a login whose relaystate comes back in a POST body', async () => {

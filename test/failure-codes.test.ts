@@ -207,6 +207,15 @@ describe('failure codes', () => {
 
   describe('from the result', () => {
     const failed = (code: string) => (id: string) => ({ id, state: 'Finished', errors: [{ code, description: 'x' }] });
+    it('should keep markup and control characters of ZignSec error codes out of info.message', async () => {
+      const target = await app();
+      const code = '<img src=x onerror=alert(document.cookie)>\r\nX';
+      const outcome = await withResult(target, (id) => ({ id, state: 'Finished', errors: [{ code }] }));
+      expectFailure(outcome, 'itsme-error', 401);
+      expect(outcome.info?.message).to.not.match(/[<>"'\r\n]/);
+      expect(outcome.info?.message).to.include('UNKNOWN');
+      expect(String(outcome.info?.zignsecCode)).to.equal('UNKNOWN');
+    });
 
     it('should fail with cancelled (401) and keep ZignSec code when the person cancelled', async () => {
       const outcome = await withResult(await app(), failed('USER_CANCEL'));

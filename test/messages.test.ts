@@ -101,6 +101,17 @@ describe('messages', () => {
       for (const started of apps.splice(0)) await started.close();
       await stub.close();
     });
+    it('should refuse an unknown language at the callback with the same error, whatever the relaystate', async () => {
+      const target = await startFailureApp({ stub });
+      apps.push(target);
+      for (const language of ['es', '__proto__', 'constructor', 'toString']) {
+        for (const relayState of ['short', 'A'.repeat(43)]) {
+          const outcome = await target.callback(new CookieJar(), relayState, language as ItsMeLanguage);
+          expect(outcome.kind, `${language} ${relayState}`).to.equal('error');
+          expect(outcome.error?.message, language).to.match(/language must be one of fr, nl, en, de/);
+        }
+      }
+    });
 
     it('should answer in English when nothing chooses a language', async () => {
       const outcome = await cancelled({});

@@ -417,6 +417,16 @@ describe('corporate networks', function () {
   });
 
   describe('options', () => {
+    it('should refuse an agent that turns certificate checks off, pointing at the ca option', () => {
+      expect(
+        () => new ItsMeClient({ apiKey: API_KEY, agent: new https.Agent({ rejectUnauthorized: false }) }),
+      ).to.throw(TypeError, /rejectUnauthorized: false.*ca option/);
+      expect(() => createProxyAgent({ proxy: 'http://127.0.0.1:3128', rejectUnauthorized: false })).to.throw(
+        TypeError,
+        /rejectUnauthorized option must not be false/,
+      );
+    });
+
     it('should refuse an agent option that is not an agent, or is for the other protocol', () => {
       expect(() => new ItsMeClient({ apiKey: API_KEY, agent: {} as http.Agent })).to.throw(
         TypeError,

@@ -322,6 +322,8 @@ describe('start', () => {
       ['no host', 'https://'],
       ['a relative URL', '/oidc/authorization'],
       ['a data: URL', 'data:text/html,<script>alert(1)</script>'],
+      ['userinfo that reads as the host', 'https://e2emerchant.itsme.be@evil.example/oidc'],
+      ['a user and password', 'https://user:pw@e2emerchant.itsme.be/oidc'],
     ] as const) {
       it(`should error with ERR_ZIGNSEC_BAD_RESPONSE, storing nothing, on a redirectUrl with ${label}`, async () => {
         const { error } = await startError(200, { id: SESSION_ID, redirectUrl: url, errors: [] });
