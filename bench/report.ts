@@ -87,7 +87,7 @@ export interface PairSummary extends Spread {
 export interface Target {
   target: string;
   measured: string;
-  verdict: 'met' | 'not met' | 'not judged: noisy run';
+  verdict: 'met' | 'not met' | 'not judged: noisy run' | 'not judged: too few rounds';
 }
 
 export interface BenchReport {
@@ -158,6 +158,8 @@ export function summarize(
 
 /** Other processes above this share of a core (median over rounds) make a run too noisy to judge. */
 const NOISY_OTHER_CPU = 0.1;
+/** Fewer rounds than this give no verdict on a ratio target. */
+const MIN_ROUNDS = 10;
 /** A speed check that moved more than this between the start and the end also does. */
 const NOISY_SPEED_DRIFT = 0.1;
 
@@ -183,7 +185,13 @@ function targets(report: BenchReport): Target[] {
     out.push({
       target: `${LABELS[a]} / ${LABELS[b]} >= ${at.toFixed(2)}x`,
       measured: `${fixed(pair.median, 3)}x (IQR ${fixed(pair.q1, 3)}-${fixed(pair.q3, 3)})`,
-      verdict: noise ? 'not judged: noisy run' : pair.median >= at ? 'met' : 'not met',
+      verdict: noise
+        ? 'not judged: noisy run'
+        : pair.rounds.length < MIN_ROUNDS
+          ? 'not judged: too few rounds'
+          : pair.median >= at
+            ? 'met'
+            : 'not met',
     });
   };
   ratioTarget('itsme', 'oauth2', 1);
