@@ -4,11 +4,11 @@ import cookieSession from 'cookie-session';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import passport from 'passport';
 import { ItsMeStrategy } from '../lib/index.js';
-import { DEFAULT_PERSONAS, type ItsMeSimulator, startSimulator } from '../lib/simulator/index.js';
+import { DEFAULT_PERSONAS } from '../lib/simulator/index.js';
 import { type CookieSessionTestApp, readCookieSession, startCookieSessionApp } from './frameworks/cookie-session.js';
 import { answerItsMe, itsmeLogin, json, startItsMe } from './frameworks/login.js';
-import { realNetwork } from './support/guards.js';
 import { browse, CookieJar, listen } from './support/http.js';
+import { useSimulator } from './support/simulated-zignsec.js';
 
 const KEY = 'cookie-session-test-key-9d2a';
 const [FLORENT, ANNELEEN] = DEFAULT_PERSONAS;
@@ -33,27 +33,14 @@ function copyOf(jar: CookieJar): CookieJar {
 }
 
 describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () => {
-  let restoreNock: () => void;
-  let sim: ItsMeSimulator;
-  const calls: string[] = [];
+  const zs = useSimulator(KEY);
   const apps: CookieSessionTestApp[] = [];
-  const resultReads = () => calls.filter((line) => /^GET \/v3\/eid\/itsme\/[^/]+ /.test(line)).length;
-
-  before(async () => {
-    restoreNock = realNetwork();
-    sim = await startSimulator({ apiKey: KEY, log: (line) => calls.push(line) });
-  });
-  after(async () => {
-    await sim.close();
-    restoreNock();
-  });
   afterEach(async () => {
-    calls.length = 0;
     await Promise.all(apps.splice(0).map((app) => app.close()));
   });
 
   async function start(options: { signed?: false } = {}): Promise<CookieSessionTestApp> {
-    const app = await startCookieSessionApp({ zignsec: { url: sim.url, apiKey: KEY }, ...options });
+    const app = await startCookieSessionApp({ zignsec: { url: zs.sim.url, apiKey: KEY }, ...options });
     apps.push(app);
     return app;
   }
@@ -65,7 +52,9 @@ describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () =>
       res.status(500).json({ error: err.message, code: typeof err.code === 'string' ? err.code : null });
     });
     const server = await listen(app);
-    instance.use(new ItsMeStrategy({ baseURL: sim.url, apiKey: KEY, callbackURL: `${server.url}/callback` }, () => {}));
+    instance.use(
+      new ItsMeStrategy({ baseURL: zs.sim.url, apiKey: KEY, callbackURL: `${server.url}/callback` }, () => {}),
+    );
     apps.push({ close: () => server.close() } as CookieSessionTestApp);
     return server;
   }
@@ -119,11 +108,11 @@ describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () =>
       const before = copyOf(jar);
       const trip = await answerItsMe(redirectUrl, jar, { action: 'approve' });
       expect((await browse(trip.callbackUrl, jar)).location).to.equal('/me');
-      const reads = resultReads();
+      const reads = zs.resultReads();
       const status = trip.callbackUrl.replace('/callback?', '/callback/status?');
       expect((await browse(status, jar)).status, 'with the cookie after the login').to.equal(403);
       expect((await browse(status, before)).status, 'with the cookie before the login').to.equal(403);
-      expect(resultReads()).to.equal(reads);
+      expect(zs.resultReads()).to.equal(reads);
       expect(app.verified).to.have.length(1);
     });
 
@@ -184,7 +173,7 @@ describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () =>
       expect(error)
         .to.match(/signed: false/)
         .and.match(/keys/);
-      expect(calls.filter((line) => line.startsWith('POST /v3/eid/itsme '))).to.deep.equal([]);
+      expect(zs.calls.filter((line) => line.startsWith('POST /v3/eid/itsme '))).to.deep.equal([]);
     });
 
     for (const signed of [0, ''] as const) {
@@ -197,7 +186,7 @@ describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () =>
         const login = await browse(`${started.url}/login`, new CookieJar());
         expect(login.status).to.equal(500);
         expect((json(login) as { code: string }).code).to.equal('ERR_ITSME_SESSION_UNSAFE');
-        expect(calls.filter((line) => line.startsWith('POST /v3/eid/itsme '))).to.deep.equal([]);
+        expect(zs.calls.filter((line) => line.startsWith('POST /v3/eid/itsme '))).to.deep.equal([]);
       });
     }
 
@@ -212,7 +201,7 @@ describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () =>
       const back = await browse(`${app.url}/callback/status?relaystate=${relayState}`, jar);
       expect(back.status).to.equal(500);
       expect((json(back) as { code: string }).code).to.equal('ERR_ITSME_SESSION_UNSAFE');
-      expect(resultReads()).to.equal(0);
+      expect(zs.resultReads()).to.equal(0);
       expect(app.verified).to.deep.equal([]);
     });
   });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { ItsMeProfile, VerifyFunction } from '../lib/index.js';
-import { DEFAULT_PERSONAS, type ItsMeSimulator, startSimulator } from '../lib/simulator/index.js';
+import { DEFAULT_PERSONAS } from '../lib/simulator/index.js';
 import {
   type FastifyAppOptions,
   type FastifySessionKind,
@@ -8,30 +8,16 @@ import {
   startFastifyApp,
 } from './frameworks/fastify.js';
 import { answerItsMe, itsmeLogin, json, onInstance, startItsMe } from './frameworks/login.js';
-import { realNetwork } from './support/guards.js';
 import { browse, CookieJar } from './support/http.js';
+import { useSimulator } from './support/simulated-zignsec.js';
 
 const KEY = 'fastify-test-key-5b0e';
 const [FLORENT, ANNELEEN] = DEFAULT_PERSONAS;
 
 describe('fastify', () => {
-  let restoreNock: () => void;
-  let sim: ItsMeSimulator;
-  /** Every API call the simulator answered, as `METHOD /path status`. */
-  const calls: string[] = [];
+  const zs = useSimulator(KEY);
   const apps: FastifyTestApp[] = [];
-  const resultReads = () => calls.filter((line) => /^GET \/v3\/eid\/itsme\/[^/]+ /.test(line)).length;
-
-  before(async () => {
-    restoreNock = realNetwork();
-    sim = await startSimulator({ apiKey: KEY, log: (line) => calls.push(line) });
-  });
-  after(async () => {
-    await sim.close();
-    restoreNock();
-  });
   afterEach(async () => {
-    calls.length = 0;
     await Promise.all(apps.splice(0).map((app) => app.close()));
   });
 
@@ -39,7 +25,7 @@ describe('fastify', () => {
     session: FastifySessionKind,
     options: Omit<FastifyAppOptions, 'session' | 'zignsec'> = {},
   ): Promise<FastifyTestApp> {
-    const app = await startFastifyApp({ session, zignsec: { url: sim.url, apiKey: KEY }, ...options });
+    const app = await startFastifyApp({ session, zignsec: { url: zs.sim.url, apiKey: KEY }, ...options });
     apps.push(app);
     return app;
   }
@@ -50,7 +36,7 @@ describe('fastify', () => {
         const app = await start(session);
         const jar = new CookieJar();
         const { redirectUrl, back } = await itsmeLogin(app.url, jar, { action: 'approve', persona: 'anneleen' });
-        expect(new URL(redirectUrl).origin).to.equal(sim.url);
+        expect(new URL(redirectUrl).origin).to.equal(zs.sim.url);
         expect(back.status).to.equal(302);
         expect(back.location).to.equal('/me');
         const me = await browse(`${app.url}/me`, jar);
@@ -90,10 +76,10 @@ describe('fastify', () => {
         const jar = new CookieJar();
         const { callbackUrl, back } = await itsmeLogin(app.url, jar, { action: 'approve' });
         expect(back.location).to.equal('/me');
-        const reads = resultReads();
+        const reads = zs.resultReads();
         const replay = await browse(onInstance(callbackUrl, app.url).replace('/callback?', '/callback/status?'), jar);
         expect(replay.status).to.equal(403);
-        expect(resultReads()).to.equal(reads);
+        expect(zs.resultReads()).to.equal(reads);
         expect(app.verified).to.have.length(1);
         expect((await browse(`${app.url}/me`, jar)).status, 'still logged in').to.equal(200);
       });
@@ -199,10 +185,10 @@ describe('fastify', () => {
       const { callbackUrl, back } = await itsmeLogin(a.url, jar, { action: 'approve' });
       expect(back.location).to.equal('/failed');
       expect(runs).to.deep.equal(['a']);
-      const reads = resultReads();
+      const reads = zs.resultReads();
       const replay = await browse(onInstance(callbackUrl, b.url).replace('/callback?', '/callback/status?'), jar);
       expect(replay.status).to.equal(403);
-      expect(resultReads(), 'result reads from ZignSec').to.equal(reads);
+      expect(zs.resultReads(), 'result reads from ZignSec').to.equal(reads);
       expect(runs, 'verify runs').to.deep.equal(['a']);
     });
 
@@ -211,10 +197,10 @@ describe('fastify', () => {
       const jar = new CookieJar();
       const { callbackUrl, back } = await itsmeLogin(a.url, jar, { action: 'cancel' });
       expect(back.location).to.equal('/failed');
-      const reads = resultReads();
+      const reads = zs.resultReads();
       const replay = await browse(onInstance(callbackUrl, b.url).replace('/callback?', '/callback/status?'), jar);
       expect(replay.status).to.equal(403);
-      expect(resultReads()).to.equal(reads);
+      expect(zs.resultReads()).to.equal(reads);
       expect(runs).to.deep.equal([]);
     });
 

@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { DEFAULT_PERSONAS, type ItsMeSimulator, startSimulator } from '../lib/simulator/index.js';
+import { DEFAULT_PERSONAS, type ItsMeSimulator } from '../lib/simulator/index.js';
 import { answerItsMe, itsmeLogin, json, startItsMe } from './frameworks/login.js';
 import type { NestAppOptions, RunningNestApp, StartNestApp } from './frameworks/nestjs/contract.js';
-import { guardProcess, realNetwork } from './support/guards.js';
+import { guardProcess } from './support/guards.js';
 import { browse, CookieJar } from './support/http.js';
+import { useSimulator } from './support/simulated-zignsec.js';
 
 const KEY = 'nestjs-test-key-31c7';
 const [FLORENT, ANNELEEN] = DEFAULT_PERSONAS;
@@ -25,24 +26,16 @@ async function loadNest(): Promise<StartNestApp> {
 }
 
 describe('nestjs (Express platform, @nestjs/passport, express-session)', () => {
-  let restoreNock: () => void;
-  let sim: ItsMeSimulator;
+  let _restoreNock: () => void;
+  let _sim: ItsMeSimulator;
   let startNestApp: StartNestApp;
   let running: RunningNestApp | undefined;
-  const calls: string[] = [];
-  const resultReads = () => calls.filter((line) => /^GET \/v3\/eid\/itsme\/[^/]+ /.test(line)).length;
+  const zs = useSimulator(KEY);
 
   before(async () => {
-    restoreNock = realNetwork();
     startNestApp = await loadNest();
-    sim = await startSimulator({ apiKey: KEY, log: (line) => calls.push(line) });
-  });
-  after(async () => {
-    await sim.close();
-    restoreNock();
   });
   afterEach(async () => {
-    calls.length = 0;
     await running?.close();
     running = undefined;
   });
@@ -53,7 +46,7 @@ describe('nestjs (Express platform, @nestjs/passport, express-session)', () => {
     more: Pick<NestAppOptions, 'keepSessionInfo'> = {},
   ) {
     running = await startNestApp({
-      zignsec: { url: sim.url, apiKey: KEY },
+      zignsec: { url: zs.sim.url, apiKey: KEY },
       validate,
       ...(strategy ? { strategy } : {}),
       ...more,
@@ -67,7 +60,7 @@ describe('nestjs (Express platform, @nestjs/passport, express-session)', () => {
       const jar = new CookieJar();
       expect((await browse(`${app.url}/me`, jar)).status, 'before').to.equal(401);
       const { redirectUrl, back } = await itsmeLogin(app.url, jar, { action: 'approve', persona: 'anneleen' }, START);
-      expect(new URL(redirectUrl).origin).to.equal(sim.url);
+      expect(new URL(redirectUrl).origin).to.equal(zs.sim.url);
       expect(back.status).to.equal(302);
       expect(back.location).to.equal('/me');
       const me = await browse(`${app.url}/me`, jar);
@@ -152,11 +145,11 @@ describe('nestjs (Express platform, @nestjs/passport, express-session)', () => {
       const jar = new CookieJar();
       const { callbackUrl, back } = await itsmeLogin(app.url, jar, { action: 'approve' }, START);
       expect(back.location).to.equal('/me');
-      const reads = resultReads();
+      const reads = zs.resultReads();
       const replay = await browse(callbackUrl, jar);
       expect(replay.status).to.equal(403);
       expect(json(replay)).to.include({ statusCode: 403 });
-      expect(resultReads()).to.equal(reads);
+      expect(zs.resultReads()).to.equal(reads);
       expect(app.validated).to.have.length(1);
       expect((await browse(`${app.url}/me`, jar)).status, 'still logged in').to.equal(200);
     });
