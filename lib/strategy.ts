@@ -270,9 +270,7 @@ export class ItsMeStrategy extends PassportStrategy {
 
   #error(login: Login, err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
-    if (loginFailureChannel.hasSubscribers) {
-      this.#publishFailure(login, error instanceof ItsMeError ? error.code : 'ERR_UNEXPECTED', 500);
-    }
+    this.#publishFailure(login, error instanceof ItsMeError ? error.code : 'ERR_UNEXPECTED', 500);
     login.actions.error(error);
   }
 
