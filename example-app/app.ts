@@ -14,7 +14,15 @@ import { type MobileApiOptions, mobileApi } from './mobile-api.js';
 import { APP_SCRIPT, appPage, returnPage } from './mobile-pages.js';
 import { STYLESHEET } from './styles.js';
 import { type AppUser, checkDemoUser, DEFAULT_DEMO_USER, type DemoUser, userFromProfile } from './users.js';
-import { errorPage, loginPage, type PageContext, profilePage, type ReceivedWebhook, webhooksPage } from './views.js';
+import {
+  errorPage,
+  LANGUAGES,
+  loginPage,
+  type PageContext,
+  profilePage,
+  type ReceivedWebhook,
+  webhooksPage,
+} from './views.js';
 
 /** Options of {@link createApp}. */
 export interface ExampleAppOptions {
@@ -61,8 +69,6 @@ export interface ExampleAppOptions {
     context: { passport: passportModule.Authenticator; strategy: ItsMeStrategy; page: PageContext },
   ) => void;
 }
-
-const LANGUAGES: readonly ItsMeLanguage[] = ['en', 'fr', 'nl', 'de'];
 
 interface FlashSession {
   messages?: string[];

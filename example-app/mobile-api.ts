@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import express, { type Request, type Response, type Router } from 'express';
 import { type ItsMeClient, ItsMeError, type ItsMeLanguage, type ItsMeResult, toProfile } from '../lib/index.js';
 import { type AppUser, userFromProfile } from './users.js';
+import { LANGUAGES } from './views.js';
 
 /** Options of {@link mobileApi}. */
 export interface MobileApiOptions {
@@ -85,7 +86,7 @@ export function mobileApi(options: MobileApiOptions): Router {
     if (!device) return;
     sweep(logins, tokens, now());
     const language = (req.body as { language?: unknown } | undefined)?.language;
-    if (language !== undefined && !['en', 'fr', 'nl', 'de'].includes(language as string)) {
+    if (language !== undefined && !LANGUAGES.includes(language as ItsMeLanguage)) {
       refuse(res, 400, 'bad_language', 'language must be en, fr, nl or de.');
       return;
     }

@@ -1,5 +1,5 @@
 import { html } from '../lib/simulator/html.js';
-import { layout, type PageContext } from './views.js';
+import { languageOptions, layout, type PageContext } from './views.js';
 
 /**
  * `/app`: a native banking app, played in the browser. It does what the iOS or Android app would do
@@ -15,7 +15,7 @@ export function appPage(ctx: PageContext): string {
 <p class="lead">The app asks its server to start an itsme login, then opens itsme. You confirm there and come back.</p>
 <button type="button" id="start" class="btn btn-itsme"><span class="itsme-mark" aria-hidden="true">itsme</span>Log in with itsme</button>
 <label class="lang">Language of the itsme screen
-<select id="language"><option value="en">English</option><option value="fr">Français</option><option value="nl">Nederlands</option><option value="de">Deutsch</option></select></label>
+<select id="language">${languageOptions()}</select></label>
 </div>
 <div id="view-waiting" hidden>
 <p class="lead">Confirm in itsme. On a phone the itsme app opens; here it opens in a new tab. This screen waits for the answer.</p>

@@ -15,6 +15,16 @@ const LANGUAGE_NAMES: Record<ItsMeLanguage, string> = {
   de: 'Deutsch',
 };
 
+/** The languages the example app offers, in the order of its language menus. */
+export const LANGUAGES = Object.keys(LANGUAGE_NAMES) as readonly ItsMeLanguage[];
+
+/** The `<option>`s of a language menu, `selected` marked. */
+export function languageOptions(selected?: ItsMeLanguage): SafeHtml[] {
+  return LANGUAGES.map(
+    (code) => html`<option value="${code}"${code === selected ? html` selected` : ''}>${LANGUAGE_NAMES[code]}</option>`,
+  );
+}
+
 /** The page around `body`; `script` is the address of a same-origin script to load (the CSP allows no inline one). */
 export function layout(ctx: PageContext, title: string, body: SafeHtml, script?: string): string {
   return html`<!doctype html>
@@ -61,10 +71,6 @@ export function loginPage(
     ...options.errors.map((text) => html`<p class="alert error" role="alert">${text}</p>`),
     options.notice ? html`<p class="alert info" role="status">${options.notice}</p>` : '',
   ];
-  const languages = (Object.keys(LANGUAGE_NAMES) as ItsMeLanguage[]).map(
-    (code) =>
-      html`<option value="${code}"${code === options.language ? html` selected` : ''}>${LANGUAGE_NAMES[code]}</option>`,
-  );
   const body = html`<section class="card" aria-labelledby="title">
 <h1 id="title">Log in</h1>
 <p class="lead">Welcome to Demo Bank. Choose how you want to log in.</p>
@@ -72,7 +78,7 @@ ${alerts}
 <form method="get" action="/auth/itsme">
 <button type="submit" class="btn btn-itsme"><span class="itsme-mark" aria-hidden="true">itsme</span>Log in with itsme</button>
 <label class="lang">Language of the itsme screen
-<select name="language">${languages}</select></label>
+<select name="language">${languageOptions(options.language)}</select></label>
 </form>
 ${
   password

@@ -166,15 +166,12 @@ export class ItsMeStrategy extends PassportStrategy {
     let pending = await this.store.take(login.req, relayState);
     // A custom store's record is checked like a ZignSec answer: its id goes into calls and events.
     if (pending && (typeof pending.sessionId !== 'string' || !SESSION_ID.test(pending.sessionId))) pending = undefined;
-    if (pending) {
-      login.sessionId = pending.sessionId;
-      login.pending = pending;
-    }
     if (!pending) {
-      const reason = await this.#explain(login.req, relayState);
-      this.#fail(login, reason, 403);
+      this.#fail(login, await this.#explain(login.req, relayState), 403);
       return;
     }
+    login.sessionId = pending.sessionId;
+    login.pending = pending;
     if (!this.#claim(pending.sessionId)) {
       this.#fail(login, 'used-login', 403);
       return;
@@ -273,9 +270,7 @@ export class ItsMeStrategy extends PassportStrategy {
 
   #error(login: Login, err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
-    if (loginFailureChannel.hasSubscribers) {
-      this.#publishFailure(login, error instanceof ItsMeError ? error.code : 'ERR_UNEXPECTED', 500);
-    }
+    this.#publishFailure(login, error instanceof ItsMeError ? error.code : 'ERR_UNEXPECTED', 500);
     login.actions.error(error);
   }
 
