@@ -238,7 +238,8 @@ export class ItsMeStrategy extends PassportStrategy {
         reason = undefined;
       }
     }
-    return MISSING[String(reason)] ?? 'unknown-login';
+    const key = String(reason);
+    return Object.hasOwn(MISSING, key) ? (MISSING[key] as ItsMeFailureCode) : 'unknown-login';
   }
 
   /** The language of this login's messages: the callback's option, the pending login's, the strategy's, English. */

@@ -129,6 +129,15 @@ describe('failure codes', () => {
       expectFailure(await target.callback(new CookieJar(), relayState), 'no-session', 403);
     });
 
+    it("should fail with unknown-login when a custom store's explain answers a name Object.prototype has", async () => {
+      for (const reason of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+        const store = { save: async () => {}, take: async () => undefined, explain: () => reason as 'unknown' };
+        const target = await app({ strategy: { store } });
+        const outcome = await target.callback(new CookieJar(), randomBytes(32).toString('base64url'));
+        expectFailure(outcome, 'unknown-login', 403);
+      }
+    });
+
     it("should fail with unknown-login (403) for a relaystate this browser's session does not know", async () => {
       const target = await app();
       const jar = new CookieJar();
