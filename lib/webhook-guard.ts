@@ -1,3 +1,5 @@
+import { makeRoom } from './seen-store.js';
+
 /** Options of {@link ReadGuard}. @internal */
 export interface ReadGuardOptions {
   /** Most session ids remembered (answers and read counts together); the oldest go first. */
@@ -81,11 +83,7 @@ export class ReadGuard<A> {
   }
 
   #add(id: string, now: number): Note<A> {
-    for (const [key, note] of this.#notes) {
-      const stale = note.until <= now && now - note.refilled >= MINUTE;
-      if (!stale && this.#notes.size < this.max) break;
-      this.#notes.delete(key);
-    }
+    makeRoom(this.#notes, this.max, (note) => !(note.until <= now && now - note.refilled >= MINUTE));
     const note: Note<A> = { until: 0, tokens: this.maxReadsPerMinute, refilled: now };
     this.#notes.set(id, note);
     return note;
