@@ -4,13 +4,14 @@ import { makeRoom } from './seen-store.js';
 export interface ReadGuardOptions {
   /** Most session ids remembered (answers and read counts together); the oldest go first. */
   max?: number;
-  /** Milliseconds an "unknown session" answer is reused. */
-  unknownTtl?: number;
   /** Reads of one session id from ZignSec allowed per minute. */
   maxReadsPerMinute?: number;
 }
 
 const MINUTE = 60_000;
+
+/** Milliseconds an "unknown session" answer is reused. */
+const UNKNOWN_TTL = MINUTE;
 
 interface Note<A> {
   /** The answer to repeat, while `until` is ahead. */
@@ -33,13 +34,11 @@ interface Note<A> {
  */
 export class ReadGuard<A> {
   readonly max: number;
-  readonly unknownTtl: number;
   readonly maxReadsPerMinute: number;
   #notes = new Map<string, Note<A>>();
 
   constructor(options: ReadGuardOptions = {}) {
     this.max = options.max ?? 10_000;
-    this.unknownTtl = options.unknownTtl ?? MINUTE;
     this.maxReadsPerMinute = options.maxReadsPerMinute ?? 6;
   }
 
@@ -69,11 +68,11 @@ export class ReadGuard<A> {
     return 0;
   }
 
-  /** Remembers the "unknown session" `answer` for `id`, for `unknownTtl`. */
+  /** Remembers the "unknown session" `answer` for `id`, for a minute. */
   rememberUnknown(id: string, answer: A, now = Date.now()): void {
     const note = this.#notes.get(id) ?? this.#add(id, now);
     note.answer = answer;
-    note.until = now + this.unknownTtl;
+    note.until = now + UNKNOWN_TTL;
   }
 
   /** Forgets the remembered answer of `id` (its read count stays). */
