@@ -72,10 +72,21 @@ export class MemorySeenStore implements SeenStore {
   #set(id: string, state: 'busy' | 'done', expires: number): void {
     this.#entries.delete(id);
     const now = Date.now();
-    for (const [key, entry] of this.#entries) {
-      if (entry.expires > now && this.#entries.size < this.max) break;
-      this.#entries.delete(key);
-    }
+    makeRoom(this.#entries, this.max, (entry) => entry.expires > now);
     this.#entries.set(id, { state, expires });
+  }
+}
+
+/**
+ * Makes room for one more entry in a bounded map with expiry: deletes entries in insertion order
+ * (oldest first) while they are not `live` or the map holds `max` or more, and stops at the first
+ * live one once below `max`. Each entry is deleted at most once, so a write costs O(1) amortized.
+ * Shared by {@link MemorySeenStore} and the webhook receiver's read guard.
+ * @internal
+ */
+export function makeRoom<K, V>(map: Map<K, V>, max: number, live: (value: V) => boolean): void {
+  for (const [key, value] of map) {
+    if (live(value) && map.size < max) break;
+    map.delete(key);
   }
 }

@@ -1,14 +1,17 @@
+import { makeRoom } from './seen-store.js';
+
 /** Options of {@link ReadGuard}. @internal */
 export interface ReadGuardOptions {
   /** Most session ids remembered (answers and read counts together); the oldest go first. */
   max?: number;
-  /** Milliseconds an "unknown session" answer is reused. */
-  unknownTtl?: number;
   /** Reads of one session id from ZignSec allowed per minute. */
   maxReadsPerMinute?: number;
 }
 
 const MINUTE = 60_000;
+
+/** Milliseconds an "unknown session" answer is reused. */
+const UNKNOWN_TTL = MINUTE;
 
 interface Note<A> {
   /** The answer to repeat, while `until` is ahead. */
@@ -31,13 +34,11 @@ interface Note<A> {
  */
 export class ReadGuard<A> {
   readonly max: number;
-  readonly unknownTtl: number;
   readonly maxReadsPerMinute: number;
   #notes = new Map<string, Note<A>>();
 
   constructor(options: ReadGuardOptions = {}) {
     this.max = options.max ?? 10_000;
-    this.unknownTtl = options.unknownTtl ?? MINUTE;
     this.maxReadsPerMinute = options.maxReadsPerMinute ?? 6;
   }
 
@@ -67,11 +68,11 @@ export class ReadGuard<A> {
     return 0;
   }
 
-  /** Remembers the "unknown session" `answer` for `id`, for `unknownTtl`. */
+  /** Remembers the "unknown session" `answer` for `id`, for a minute. */
   rememberUnknown(id: string, answer: A, now = Date.now()): void {
     const note = this.#notes.get(id) ?? this.#add(id, now);
     note.answer = answer;
-    note.until = now + this.unknownTtl;
+    note.until = now + UNKNOWN_TTL;
   }
 
   /** Forgets the remembered answer of `id` (its read count stays). */
@@ -81,11 +82,7 @@ export class ReadGuard<A> {
   }
 
   #add(id: string, now: number): Note<A> {
-    for (const [key, note] of this.#notes) {
-      const stale = note.until <= now && now - note.refilled >= MINUTE;
-      if (!stale && this.#notes.size < this.max) break;
-      this.#notes.delete(key);
-    }
+    makeRoom(this.#notes, this.max, (note) => !(note.until <= now && now - note.refilled >= MINUTE));
     const note: Note<A> = { until: 0, tokens: this.maxReadsPerMinute, refilled: now };
     this.#notes.set(id, note);
     return note;

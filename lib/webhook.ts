@@ -189,7 +189,7 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
       else guard.forget(id);
     }
     try {
-      if (outcome.body.status === 'ok') await seenStore.complete(id, seenTtl);
+      if (outcome.outcome === 'handled') await seenStore.complete(id, seenTtl);
       else await seenStore.release(id);
     } catch (err) {
       report(err, req);

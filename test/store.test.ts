@@ -1,15 +1,13 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { expect } from 'chai';
-import cookieSession from 'cookie-session';
-import type { NextFunction, Request, Response } from 'express';
-import express from 'express';
-import passport from 'passport';
+import type { Request } from 'express';
 import { CHANNELS, ItsMeError, ItsMeStrategy, type LoginFailureMessage, SessionRelayStateStore } from '../lib/index.js';
 import { type ItsMeSimulator, startSimulator } from '../lib/simulator/index.js';
+import { type CookieSessionTestApp, readCookieSession, startCookieSessionApp } from './frameworks/cookie-session.js';
 import { startTestApp } from './support/app.js';
 import { type GuardedApp, guardProcess, type ProcessGuard, realNetwork, startGuardedApp } from './support/guards.js';
-import { browse, CookieJar, type Listening, listen } from './support/http.js';
+import { browse, CookieJar } from './support/http.js';
 import { expectKind, fakeRequest, runStrategy } from './support/strategy-run.js';
 import { ZignSecStub } from './support/zignsec-stub.js';
 
@@ -521,13 +519,12 @@ describe('store', () => {
 
   describe('on cookie-session (a session the browser can read)', () => {
     let stub: ZignSecStub;
-    let app: Listening;
-    const verified: string[] = [];
+    let app: CookieSessionTestApp;
     let restore: () => void;
     before(async () => {
       restore = realNetwork();
       stub = await new ZignSecStub().start();
-      app = await cookieSessionApp(stub, verified);
+      app = await startCookieSessionApp({ zignsec: stub, strategy: { pendingTimeout: 1000 } });
     });
     after(async () => {
       await app.close();
@@ -537,9 +534,9 @@ describe('store', () => {
 
     /** The session as its owner can read it from the cookie (base64 JSON, signed but not encrypted). */
     function readCookie(jar: CookieJar): Record<string, unknown> {
-      const value = jar.cookies.get('itsme-sess');
+      const value = jar.cookies.get('session');
       expect(value, 'session cookie').to.be.a('string');
-      return JSON.parse(Buffer.from(String(value), 'base64').toString('utf8')) as Record<string, unknown>;
+      return readCookieSession(value) as Record<string, unknown>;
     }
 
     it('should not let the reader of their own cookie complete the login someone else approved', async () => {
@@ -554,10 +551,10 @@ describe('store', () => {
       expect(candidates, 'the digest is among them').to.include(digestOf(relayStateOfVictim));
       const gets = stub.gets.length;
       for (const guess of candidates) {
-        const res = await browse(`${app.url}/callback?relaystate=${guess}`, attacker);
+        const res = await browse(`${app.url}/callback/status?relaystate=${guess}`, attacker);
         expect(res.status, guess).to.equal(403);
       }
-      expect(verified, 'nobody logged in').to.deep.equal([]);
+      expect(app.verified, 'nobody logged in').to.deep.equal([]);
       expect(stub.gets.length - gets, 'ZignSec not asked').to.equal(0);
       expect((await browse(`${app.url}/me`, attacker)).status).to.equal(401);
     });
@@ -565,11 +562,13 @@ describe('store', () => {
     it("should complete a person's own login started and finished in their browser", async () => {
       const victim = new CookieJar();
       expect((await browse(`${app.url}/login`, victim)).status).to.equal(302);
-      const res = await browse(`${app.url}/callback?relaystate=${stub.lastRelayState()}`, victim);
+      const res = await browse(`${app.url}/callback/status?relaystate=${stub.lastRelayState()}`, victim);
       expect(res.status).to.equal(200);
       expect(JSON.parse(res.body)).to.include({ id: '1pjoxjqmuxdswhdqiarsxwsekxrwf1hfdvw9' });
-      expect(verified).to.have.length(1);
-      expect((await browse(`${app.url}/callback?relaystate=${stub.lastRelayState()}`, victim)).status).to.equal(403);
+      expect(app.verified).to.have.length(1);
+      expect((await browse(`${app.url}/callback/status?relaystate=${stub.lastRelayState()}`, victim)).status).to.equal(
+        403,
+      );
     });
   });
 
@@ -661,41 +660,3 @@ describe('store', () => {
     });
   });
 });
-
-/**
- * Express 5 with cookie-session (the whole session in a signed, readable cookie) and passport 0.7,
- * with the usual shim for the `regenerate` and `save` passport calls at login.
- */
-async function cookieSessionApp(stub: ZignSecStub, verified: string[]): Promise<Listening> {
-  const app = express();
-  const instance = new passport.Passport();
-  instance.use(
-    new ItsMeStrategy(
-      { baseURL: stub.url, apiKey: stub.apiKey, callbackURL: 'http://127.0.0.1/callback', pendingTimeout: 1000 },
-      (profile, done) => {
-        verified.push(profile.id);
-        done(null, { id: profile.id });
-      },
-    ),
-  );
-  instance.serializeUser((user, done) => done(null, user));
-  instance.deserializeUser((user: Express.User, done) => done(null, user));
-  app.use(cookieSession({ name: 'itsme-sess', keys: ['cookie-session-test-key'], sameSite: 'lax' }));
-  app.use((req: Request, _res: Response, next: NextFunction) => {
-    const session = req.session as unknown as Record<string, unknown> | null;
-    if (session && !session.regenerate) {
-      session.regenerate = (done: () => void) => done();
-      session.save = (done: () => void) => done();
-    }
-    next();
-  });
-  app.use(instance.session());
-  app.get('/login', instance.authenticate('itsme'));
-  app.get('/callback', instance.authenticate('itsme'), (req, res) => {
-    res.json(req.user ?? null);
-  });
-  app.get('/me', (req, res) => {
-    res.status(req.user ? 200 : 401).json(req.user ?? null);
-  });
-  return listen(app);
-}
