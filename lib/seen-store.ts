@@ -1,3 +1,4 @@
+import { makeRoom } from './bounded-map.js';
 /**
  * Where the webhook receiver remembers which ZignSec sessions it has handled, so that `onResult` runs
  * once per session even though ZignSec delivers a webhook again until it sees a 2xx.
@@ -74,19 +75,5 @@ export class MemorySeenStore implements SeenStore {
     const now = Date.now();
     makeRoom(this.#entries, this.max, (entry) => entry.expires > now);
     this.#entries.set(id, { state, expires });
-  }
-}
-
-/**
- * Makes room for one more entry in a bounded map with expiry: deletes entries in insertion order
- * (oldest first) while they are not `live` or the map holds `max` or more, and stops at the first
- * live one once below `max`. Each entry is deleted at most once, so a write costs O(1) amortized.
- * Shared by {@link MemorySeenStore} and the webhook receiver's read guard.
- * @internal
- */
-export function makeRoom<K, V>(map: Map<K, V>, max: number, live: (value: V) => boolean): void {
-  for (const [key, value] of map) {
-    if (live(value) && map.size < max) break;
-    map.delete(key);
   }
 }

@@ -1,3 +1,4 @@
+import { makeRoom } from './bounded-map.js';
 import { ItsMeClient } from './client.js';
 import { SESSION_ID } from './client-options.js';
 import {
@@ -289,10 +290,7 @@ export class ItsMeStrategy extends PassportStrategy {
 
   #claim(sessionId: string): boolean {
     const now = Date.now();
-    for (const [id, expires] of this.#consumed) {
-      if (expires > now && this.#consumed.size < CONSUMED_MAX) break;
-      this.#consumed.delete(id);
-    }
+    makeRoom(this.#consumed, CONSUMED_MAX, (expires) => expires > now);
     if (this.#consumed.has(sessionId)) return false;
     this.#consumed.set(sessionId, now + CONSUMED_TTL);
     return true;

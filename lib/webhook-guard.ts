@@ -1,4 +1,4 @@
-import { makeRoom } from './seen-store.js';
+import { makeRoom } from './bounded-map.js';
 
 /** Options of {@link ReadGuard}. @internal */
 export interface ReadGuardOptions {
