@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import nock from 'nock';
 import { ItsMeClient, ItsMeError, type ItsMeResult, isFinal } from '../lib/index.js';
 import { type Listening, listen } from './support/http.js';
+import { rejection } from './support/rejection.js';
 import { sampleResult } from './support/zignsec-stub.js';
 
 const API_KEY = 'polling-secret-key-4f1e9a';
@@ -80,16 +81,6 @@ class ResultServer {
 
 const pending = (id: string): Reply => ({ body: { id, state: 'Pending', errors: [] } });
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function rejection(promise: Promise<unknown>): Promise<ItsMeError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).to.be.instanceOf(ItsMeError);
-    return err as ItsMeError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('polling client', () => {
   let server: ResultServer;
