@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import { MAX_DELAY } from './polling.js';
 import { IDLE_SOCKET_TIMEOUT } from './transport.js';
 
 /** Options of {@link createProxyAgent}. */
@@ -50,7 +51,7 @@ export function createProxyAgent(options: ProxyAgentOptions): https.Agent {
     throw new TypeError('createProxyAgent proxy option must be an http:// URL (host and port of the proxy)');
   }
   const proxyTimeout = options.proxyTimeout ?? 10_000;
-  if (!(Number.isInteger(proxyTimeout) && proxyTimeout > 0 && proxyTimeout <= 2_147_483_647)) {
+  if (!(Number.isInteger(proxyTimeout) && proxyTimeout > 0 && proxyTimeout <= MAX_DELAY)) {
     throw new TypeError('createProxyAgent proxyTimeout option must be a positive integer (milliseconds)');
   }
   if ((options as { rejectUnauthorized?: unknown }).rejectUnauthorized === false) {
