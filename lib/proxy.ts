@@ -3,7 +3,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { MAX_DELAY } from './polling.js';
-import { IDLE_SOCKET_TIMEOUT } from './transport.js';
+import { hostnameOf, IDLE_SOCKET_TIMEOUT } from './transport.js';
 
 /** Options of {@link createProxyAgent}. */
 export interface ProxyAgentOptions extends https.AgentOptions {
@@ -68,7 +68,7 @@ export function createProxyAgent(options: ProxyAgentOptions): https.Agent {
   return new ProxyAgent(
     { keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_TIMEOUT, ...withSecureContext(agentOptions) },
     {
-      hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+      hostname: hostnameOf(url),
       port: url.port ? Number(url.port) : 80,
       headers,
       timeout: proxyTimeout,
