@@ -137,9 +137,10 @@ export class Transport {
   }
 }
 
-function failure(message: string, code: string, name = 'Error'): Error {
+/** A plain `Error` with a Node-style `code` (and a `name` when one is given). @internal */
+export function failure(message: string, code: string, name?: string): Error {
   const err = new Error(message);
-  err.name = name;
+  if (name !== undefined) err.name = name;
   Object.defineProperty(err, 'code', { value: code, enumerable: true });
   return err;
 }
