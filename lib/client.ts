@@ -146,15 +146,7 @@ export class ItsMeClient {
   async waitForResult(id: string, options: WaitForResultOptions): Promise<ItsMeResult> {
     if (typeof id !== 'string' || !SESSION_ID.test(id))
       throw new TypeError('waitForResult requires a ZignSec session id');
-    return waitForResult(
-      {
-        timeout: this.timeout,
-        busy: (key) => this.#results.busy(key),
-        read: (key, t, s) => this.#results.read(key, t, s),
-      },
-      id,
-      options,
-    );
+    return waitForResult(this.#results, this.timeout, id, options);
   }
 
   /** Maps a finished result to a Passport profile (the mapping the strategy uses). */

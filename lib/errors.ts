@@ -115,28 +115,3 @@ export function normalizeErrors(value: unknown, secret = ''): ZignSecErrorEntry[
     return { code: 'UNKNOWN' };
   });
 }
-
-const FRIENDLY: Record<string, string> = {
-  USER_CANCEL: 'The itsme login was cancelled.',
-  CANCELLED: 'The itsme login was cancelled.',
-  USER_CANCELLED: 'The itsme login was cancelled.',
-  EXPIRED_TRANSACTION: 'The itsme login expired before it was confirmed. Please try again.',
-  EXPIRED: 'The itsme login expired before it was confirmed. Please try again.',
-  ALREADY_COLLECTED: 'This itsme login has already been used. Please start again.',
-  SESSION_NOT_FOUND: 'This itsme login is unknown or has expired. Please start again.',
-  START_FAILED: 'The itsme login could not be started. Please try again.',
-  ACCESS_DENIED_RP: 'itsme login is not available for this site right now.',
-};
-
-/**
- * A sentence a person understands for ZignSec's error list (cancelled, expired, ...).
- * @internal
- */
-export function describeErrors(errors: ZignSecErrorEntry[]): string {
-  for (const e of errors) {
-    const text = FRIENDLY[e.code.toUpperCase()];
-    if (text) return text;
-  }
-  const codes = errors.map((e) => e.code).join(', ');
-  return `The itsme login did not succeed (${codes || 'unknown error'}).`;
-}

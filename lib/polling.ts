@@ -24,10 +24,8 @@ export interface WaitForResultOptions {
   signal?: AbortSignal;
 }
 
-/** What the poll loop needs of the client. @internal */
+/** What the poll loop reads through: the client's shared result GETs (`InFlightResults`). @internal */
 export interface PollTarget {
-  /** Milliseconds of one result call. */
-  readonly timeout: number;
   /** `true` when a GET for `id` is in flight, which a poll then joins rather than starts. */
   busy(id: string): boolean;
   /** One result read: joins the GET in flight, or starts one that runs at most `timeout` ms. */
@@ -74,10 +72,12 @@ function checkWaitOptions(options: WaitForResultOptions | undefined): void {
  * Polls `id` until its result is final, with a pause that grows by half up to `maxInterval`. A poll
  * that starts its own GET gives it the time left as its limit; a poll that joins a GET in flight
  * gets a signal of its own for that. 5xx answers, network errors and call time-outs are retried.
+ * `callTimeout` is the limit of one result call (the client's `timeout`).
  * @internal
  */
 export async function waitForResult(
   target: PollTarget,
+  callTimeout: number,
   id: string,
   options: WaitForResultOptions,
 ): Promise<ItsMeResult> {
@@ -102,10 +102,10 @@ export async function waitForResult(
     let reading: Promise<ItsMeResult>;
     if (target.busy(id)) {
       poll = pollSignal(remaining, signal);
-      reading = target.read(id, target.timeout, poll.signal);
+      reading = target.read(id, callTimeout, poll.signal);
     } else {
-      capped = remaining < target.timeout;
-      reading = target.read(id, capped ? remaining : target.timeout, signal);
+      capped = remaining < callTimeout;
+      reading = target.read(id, capped ? remaining : callTimeout, signal);
     }
     try {
       const result = await reading;

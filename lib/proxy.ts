@@ -2,7 +2,8 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { IDLE_SOCKET_TIMEOUT } from './transport.js';
+import { MAX_DELAY } from './polling.js';
+import { failure, hostnameOf, IDLE_SOCKET_TIMEOUT } from './transport.js';
 
 /** Options of {@link createProxyAgent}. */
 export interface ProxyAgentOptions extends https.AgentOptions {
@@ -50,7 +51,7 @@ export function createProxyAgent(options: ProxyAgentOptions): https.Agent {
     throw new TypeError('createProxyAgent proxy option must be an http:// URL (host and port of the proxy)');
   }
   const proxyTimeout = options.proxyTimeout ?? 10_000;
-  if (!(Number.isInteger(proxyTimeout) && proxyTimeout > 0 && proxyTimeout <= 2_147_483_647)) {
+  if (!(Number.isInteger(proxyTimeout) && proxyTimeout > 0 && proxyTimeout <= MAX_DELAY)) {
     throw new TypeError('createProxyAgent proxyTimeout option must be a positive integer (milliseconds)');
   }
   if ((options as { rejectUnauthorized?: unknown }).rejectUnauthorized === false) {
@@ -67,7 +68,7 @@ export function createProxyAgent(options: ProxyAgentOptions): https.Agent {
   return new ProxyAgent(
     { keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_TIMEOUT, ...withSecureContext(agentOptions) },
     {
-      hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+      hostname: hostnameOf(url),
       port: url.port ? Number(url.port) : 80,
       headers,
       timeout: proxyTimeout,
@@ -128,12 +129,12 @@ class ProxyAgent extends https.Agent {
     });
     // Set here, not in the options above, which NODE_DEBUG=http prints.
     for (const [name, value] of Object.entries(proxy.headers)) connect.setHeader(name, value);
-    connect.setTimeout(proxy.timeout, () => fail(proxyError('the proxy did not open the tunnel in time', 'ETIMEDOUT')));
-    connect.once('error', (err) => fail(proxyError(`the proxy could not be reached (${err.message})`, code(err))));
+    connect.setTimeout(proxy.timeout, () => fail(failure('the proxy did not open the tunnel in time', 'ETIMEDOUT')));
+    connect.once('error', (err) => fail(failure(`the proxy could not be reached (${err.message})`, code(err))));
     // A CONNECT refused (407, 403, 502, ...) comes as a plain response, not as 'connect'.
     connect.once('response', (res) => {
       res.resume();
-      fail(proxyError(`the proxy refused the tunnel to ${authority} (HTTP ${res.statusCode})`, 'ERR_PROXY_REFUSED'));
+      fail(failure(`the proxy refused the tunnel to ${authority} (HTTP ${res.statusCode})`, 'ERR_PROXY_REFUSED'));
     });
     connect.once('connect', (res, socket, head) => {
       if (finished) {
@@ -145,7 +146,7 @@ class ProxyAgent extends https.Agent {
       if (res.statusCode !== 200) {
         socket.destroy();
         done(
-          proxyError(`the proxy refused the tunnel to ${authority} (HTTP ${res.statusCode})`, 'ERR_PROXY_REFUSED'),
+          failure(`the proxy refused the tunnel to ${authority} (HTTP ${res.statusCode})`, 'ERR_PROXY_REFUSED'),
           undefined as unknown as Duplex,
         );
         return;
@@ -178,10 +179,4 @@ function isIp(host: string): boolean {
 function code(err: Error): string {
   const value = (err as { code?: unknown }).code;
   return typeof value === 'string' ? value : 'ERR_PROXY';
-}
-
-function proxyError(message: string, errorCode: string): Error {
-  const err = new Error(message);
-  Object.defineProperty(err, 'code', { value: errorCode, enumerable: true });
-  return err;
 }

@@ -44,7 +44,7 @@ export class Transport {
     const url = new URL(baseURL);
     const secure = url.protocol === 'https:';
     this.#request = secure ? https.request : http.request;
-    this.#hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    this.#hostname = hostnameOf(url);
     this.#port = url.port ? Number(url.port) : secure ? 443 : 80;
     this.#basePath = url.pathname.replace(/\/+$/, '');
     this.baseURL = baseURL;
@@ -137,9 +137,15 @@ export class Transport {
   }
 }
 
-function failure(message: string, code: string, name = 'Error'): Error {
+/** A plain `Error` with a Node-style `code` (and a `name` when one is given). @internal */
+export function failure(message: string, code: string, name?: string): Error {
   const err = new Error(message);
-  err.name = name;
+  if (name !== undefined) err.name = name;
   Object.defineProperty(err, 'code', { value: code, enumerable: true });
   return err;
+}
+
+/** The host of `url` as `http.request` and `net.connect` take it: an IPv6 address without its brackets. @internal */
+export function hostnameOf(url: URL): string {
+  return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
 }

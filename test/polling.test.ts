@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import nock from 'nock';
 import { ItsMeClient, ItsMeError, type ItsMeResult, isFinal } from '../lib/index.js';
 import { type Listening, listen } from './support/http.js';
+import { rejection } from './support/rejection.js';
 import { sampleResult } from './support/zignsec-stub.js';
 
 const API_KEY = 'polling-secret-key-4f1e9a';
@@ -81,14 +82,13 @@ class ResultServer {
 const pending = (id: string): Reply => ({ body: { id, state: 'Pending', errors: [] } });
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function rejection(promise: Promise<unknown>): Promise<ItsMeError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).to.be.instanceOf(ItsMeError);
-    return err as ItsMeError;
-  }
-  throw new Error('expected a rejection');
+/** A gate a test opens by hand: `opened` resolves once `open()` is called. */
+function newGate(): { opened: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
 }
 
 describe('polling client', () => {
@@ -127,29 +127,23 @@ describe('polling client', () => {
     });
 
     it('should run calls for different ids side by side', async () => {
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
+      const gate = newGate();
       server.reply = async (id) => {
-        await gate;
+        await gate.opened;
         return { body: sampleResult(id) };
       };
       const both = Promise.all([client.getResult('id-one'), client.getResult('id-two')]);
       await server.arrived(2);
-      release();
+      gate.open();
       const [one, two] = await both;
       expect(server.maxActive).to.equal(2);
       expect([one.id, two.id]).to.deep.equal(['id-one', 'id-two']);
     });
 
     it('should let a caller leave on abort while the shared request goes on for the others', async () => {
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
+      const gate = newGate();
       server.reply = async (id) => {
-        await gate;
+        await gate.opened;
         return { body: sampleResult(id) };
       };
       const controller = new AbortController();
@@ -158,7 +152,7 @@ describe('polling client', () => {
       await server.arrived(1);
       controller.abort();
       expect((await rejection(leaving)).code).to.equal('ERR_ITSME_ABORTED');
-      release();
+      gate.open();
       expect((await staying).providerData?.sub).to.equal(SUB);
       expect(server.gets).to.have.length(1);
       expect(server.cancelled).to.equal(0);
@@ -374,12 +368,9 @@ describe('polling client', () => {
     });
 
     it('should let one wait go on when another wait on the same id is aborted', async () => {
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
+      const gate = newGate();
       server.reply = async (id, n) => {
-        if (n === 0) await gate;
+        if (n === 0) await gate.opened;
         return n < 2 ? pending(id) : { body: sampleResult(id) };
       };
       const controller = new AbortController();
@@ -388,7 +379,7 @@ describe('polling client', () => {
       await server.arrived(1);
       controller.abort();
       expect((await rejection(aborted)).code).to.equal('ERR_ITSME_ABORTED');
-      release();
+      gate.open();
       const result: ItsMeResult = await kept;
       expect(result.state).to.equal('Finished');
       expect(server.cancelled).to.equal(0);
@@ -437,12 +428,9 @@ describe('polling client', () => {
     });
 
     it('should end a wait that joined a slower call at its own deadline, leaving that call running', async () => {
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
+      const gate = newGate();
       server.reply = async (id) => {
-        await gate;
+        await gate.opened;
         return { body: sampleResult(id) };
       };
       const first = client.getResult('joined');
@@ -450,7 +438,7 @@ describe('polling client', () => {
       const err = await rejection(client.waitForResult('joined', { timeout: 200 }));
       expect(err.code).to.equal('ERR_ZIGNSEC_TIMEOUT');
       expect(server.cancelled).to.equal(0);
-      release();
+      gate.open();
       expect((await first).providerData?.sub).to.equal(SUB);
       expect(server.gets).to.have.length(1);
     });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import nock from 'nock';
 import { ItsMeClient, ItsMeError, type ItsMeResult, parseClaims, toProfile } from '../lib/index.js';
+import { rejection } from './support/rejection.js';
 import { sampleResult } from './support/zignsec-stub.js';
 
 const SESSION_ID = '9dc96404-7c0f-4997-bf94-3cd7f9de41b0';
@@ -336,7 +337,9 @@ describe('profile', () => {
   describe('hostile claims', () => {
     it('should refuse claims nested 5,000 deep with ERR_ZIGNSEC_BAD_RESPONSE, never a profile that cannot be serialised', async () => {
       const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
-      const error = await rejected(fetched(sampleResult(SESSION_ID, { providerData: `{"sub":"${SUB}","x":${deep}}` })));
+      const error = await rejection(
+        fetched(sampleResult(SESSION_ID, { providerData: `{"sub":"${SUB}","x":${deep}}` })),
+      );
       expect(error.code).to.equal('ERR_ZIGNSEC_BAD_RESPONSE');
       expect(error.message).to.match(/nested deeper than 16 levels/);
       expect(parseClaims(`{"sub":"${SUB}","x":${deep}}`)).to.equal(null);
@@ -345,7 +348,7 @@ describe('profile', () => {
     it('should refuse 70,000 claim keys with ERR_ZIGNSEC_BAD_RESPONSE', async () => {
       const many: Record<string, unknown> = sampleClaims();
       for (let i = 0; i < 70_000; i++) many[`claim${i}`] = 'v';
-      const error = await rejected(fetched(sampleResult(SESSION_ID, { providerData: JSON.stringify(many) })));
+      const error = await rejection(fetched(sampleResult(SESSION_ID, { providerData: JSON.stringify(many) })));
       expect(error.code).to.equal('ERR_ZIGNSEC_BAD_RESPONSE');
       expect(error.message).to.match(/more than 1000 values/);
     });
@@ -402,14 +405,4 @@ async function fetched(body: unknown): Promise<ItsMeResult> {
     nock.cleanAll();
     nock.enableNetConnect();
   }
-}
-
-async function rejected(promise: Promise<unknown>): Promise<ItsMeError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).to.be.instanceOf(ItsMeError);
-    return err as ItsMeError;
-  }
-  throw new Error('expected a rejection');
 }

@@ -14,12 +14,12 @@ import {
   createProxyAgent,
   createWebhookHandler,
   ItsMeClient,
-  ItsMeError,
   ItsMeStrategy,
   type ProxyAgentOptions,
 } from '../lib/index.js';
 import { type GuardedApp, guardProcess, type ProcessGuard, realNetwork, startGuardedApp } from './support/guards.js';
 import { browse, CookieJar, type Listening, listen } from './support/http.js';
+import { rejection } from './support/rejection.js';
 import { findSecret, renderings } from './support/secret-scan.js';
 import { sampleResult } from './support/zignsec-stub.js';
 
@@ -179,16 +179,6 @@ class ConnectProxy {
   }
 }
 
-async function failure(promise: Promise<unknown>): Promise<ItsMeError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).to.be.instanceOf(ItsMeError);
-    return err as ItsMeError;
-  }
-  throw new Error('expected the call to fail');
-}
-
 function expectNoSecrets(value: unknown): void {
   for (const secret of [API_KEY, PROXY_PASSWORD]) {
     expect(findSecret(value, secret), secret).to.deep.equal([]);
@@ -277,7 +267,7 @@ describe('corporate networks', function () {
 
     it('should refuse ZignSec behind the inspection CA when the agent does not trust it, without sending the key', async () => {
       const client = new ItsMeClient({ apiKey: API_KEY, baseURL: zignsec.url, agent: agent({ ca: undefined }) });
-      const error = await failure(client.start());
+      const error = await rejection(client.start());
       expect(error.code).to.equal('ERR_ZIGNSEC_NETWORK');
       expect(error.message).to.match(/certificate/);
       expect(proxy.tunnels).to.have.length(1);
@@ -287,7 +277,7 @@ describe('corporate networks', function () {
 
     it('should refuse the private CA without any agent option, without sending the key', async () => {
       const client = new ItsMeClient({ apiKey: API_KEY, baseURL: zignsec.url });
-      const error = await failure(client.getResult('9dc96404-7c0f-4997-bf94-3cd7f9de41b0'));
+      const error = await rejection(client.getResult('9dc96404-7c0f-4997-bf94-3cd7f9de41b0'));
       expect(error.code).to.equal('ERR_ZIGNSEC_NETWORK');
       expect(error.message).to.match(/certificate/);
       expect(zignsec.requests).to.deep.equal([]);
@@ -304,7 +294,7 @@ describe('corporate networks', function () {
       expect((await withCert.getResult(id)).providerData?.sub).to.equal(SUB);
       expect(mtlsZignSec.requests).to.have.length(2);
       const without = new ItsMeClient({ apiKey: API_KEY, baseURL: mtlsZignSec.url, agent: agent() });
-      const error = await failure(without.start());
+      const error = await rejection(without.start());
       expect(error.code).to.equal('ERR_ZIGNSEC_NETWORK');
       expect(mtlsZignSec.requests).to.have.length(2);
       expectNoSecrets(error);
@@ -361,7 +351,7 @@ describe('corporate networks', function () {
       url.username = PROXY_USER;
       url.password = 'wrong-password';
       const client = new ItsMeClient({ apiKey: API_KEY, baseURL: zignsec.url, agent: agent({ proxy: url.href }) });
-      const error = await failure(client.start());
+      const error = await rejection(client.start());
       expect(error.code).to.equal('ERR_ZIGNSEC_NETWORK');
       expect(error.message).to.match(/proxy refused the tunnel .*HTTP 407/);
       expect(error.message).to.not.include('wrong-password');
@@ -374,7 +364,7 @@ describe('corporate networks', function () {
       const url = closed.url;
       await closed.close();
       const client = new ItsMeClient({ apiKey: API_KEY, baseURL: zignsec.url, agent: agent({ proxy: url }) });
-      const error = await failure(client.start());
+      const error = await rejection(client.start());
       expect(error.code).to.equal('ERR_ZIGNSEC_NETWORK');
       expect(error.message).to.match(/proxy could not be reached/);
     });

@@ -2,9 +2,10 @@ import { getEventListeners, once } from 'node:events';
 import type http from 'node:http';
 import net from 'node:net';
 import { expect } from 'chai';
-import { ItsMeClient, ItsMeError } from '../lib/index.js';
+import { ItsMeClient } from '../lib/index.js';
 import { guardProcess, type ProcessGuard, realNetwork } from './support/guards.js';
 import { type Listening, listen } from './support/http.js';
+import { rejection } from './support/rejection.js';
 import { sampleResult } from './support/zignsec-stub.js';
 
 const API_KEY = 'transport-test-key';
@@ -45,16 +46,6 @@ const normal: Handler = (req, res) => {
 
 function client(url: string, options: { timeout?: number; maxResponseSize?: number } = {}): ItsMeClient {
   return new ItsMeClient({ apiKey: API_KEY, baseURL: url, timeout: 5000, ...options });
-}
-
-async function failure(promise: Promise<unknown>): Promise<ItsMeError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).to.be.instanceOf(ItsMeError);
-    return err as ItsMeError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 function pendingTimers(): number {
@@ -103,8 +94,8 @@ describe('transport', () => {
         await itsme.getResult(ID_A, { signal });
       }
       failNext = 4;
-      expect((await failure(itsme.start({}, { signal }))).code).to.equal('ERR_ZIGNSEC_HTTP_STATUS');
-      expect((await failure(itsme.getResult(ID_B, { signal }))).code).to.equal('ERR_ZIGNSEC_HTTP_STATUS');
+      expect((await rejection(itsme.start({}, { signal }))).code).to.equal('ERR_ZIGNSEC_HTTP_STATUS');
+      expect((await rejection(itsme.getResult(ID_B, { signal }))).code).to.equal('ERR_ZIGNSEC_HTTP_STATUS');
       const result = await itsme.waitForResult(ID_B, { timeout: 5000, interval: 100, signal });
       expect(result.state).to.equal('Finished');
       expect(getEventListeners(signal, 'abort')).to.have.length(0);
@@ -122,7 +113,7 @@ describe('transport', () => {
       });
       const controller = new AbortController();
       const itsme = client(url);
-      const first = failure(itsme.getResult(ID_A, { signal: controller.signal }));
+      const first = rejection(itsme.getResult(ID_A, { signal: controller.signal }));
       const second = itsme.getResult(ID_B);
       await bothArrived;
       const cut = seen.find((request) => request.path.endsWith(ID_A));
@@ -150,7 +141,7 @@ describe('transport', () => {
       });
       const itsme = client(url, { maxResponseSize: 4000 });
       await itsme.start();
-      const error = await failure(itsme.getResult(ID_A));
+      const error = await rejection(itsme.getResult(ID_A));
       expect(error.code).to.equal('ERR_ZIGNSEC_BAD_RESPONSE');
       expect(error.message).to.include('larger than 4000 bytes');
       const result = await itsme.getResult(ID_A);
@@ -173,7 +164,7 @@ describe('transport', () => {
         } else normal(req, res);
       });
       const itsme = client(url);
-      const error = await failure(itsme.getResult(ID_A));
+      const error = await rejection(itsme.getResult(ID_A));
       expect(error.code).to.equal('ERR_ZIGNSEC_NETWORK');
       expect((await itsme.getResult(ID_A)).state).to.equal('Finished');
       expect(seen[1]?.port).to.not.equal(seen[0]?.port);
@@ -184,7 +175,7 @@ describe('transport', () => {
         res.writeHead(204);
         res.end();
       });
-      const error = await failure(client(url).start());
+      const error = await rejection(client(url).start());
       expect(error.code).to.equal('ERR_ZIGNSEC_BAD_RESPONSE');
       expect(error.message).to.include('HTTP 204');
     });
@@ -200,7 +191,7 @@ describe('transport', () => {
       await once(raw, 'listening');
       closing.push(() => new Promise((resolve) => raw.close(() => resolve())));
       const { port } = raw.address() as net.AddressInfo;
-      const error = await failure(client(`http://127.0.0.1:${port}`, { timeout: 1500 }).start());
+      const error = await rejection(client(`http://127.0.0.1:${port}`, { timeout: 1500 }).start());
       expect(error.code).to.equal('ERR_ZIGNSEC_NETWORK');
       expect(error.message).to.include('101');
       expect(error.message).to.not.include(API_KEY);
@@ -216,12 +207,12 @@ describe('transport', () => {
       const before = pendingTimers();
       const itsme = client(url, { timeout: 60_000, maxResponseSize: 100 });
       await itsme.start();
-      expect((await failure(itsme.getResult(ID_A))).code).to.equal('ERR_ZIGNSEC_BAD_RESPONSE');
+      expect((await rejection(itsme.getResult(ID_A))).code).to.equal('ERR_ZIGNSEC_BAD_RESPONSE');
       const controller = new AbortController();
-      const aborted = failure(itsme.getResult(ID_B, { signal: controller.signal }));
+      const aborted = rejection(itsme.getResult(ID_B, { signal: controller.signal }));
       setImmediate(() => controller.abort());
       expect((await aborted).code).to.equal('ERR_ITSME_ABORTED');
-      expect((await failure(client(url, { timeout: 50 }).getResult(ID_B))).code).to.equal('ERR_ZIGNSEC_TIMEOUT');
+      expect((await rejection(client(url, { timeout: 50 }).getResult(ID_B))).code).to.equal('ERR_ZIGNSEC_TIMEOUT');
       expect(pendingTimers()).to.equal(before);
     });
   });
