@@ -43,6 +43,7 @@ const mounts: Record<Variant, { key: string; mount: (shell: Shell) => Promise<vo
       mountItsMe(shell, await loadPackage(), upstream);
     },
   },
+  before: { key: ITSME_KEY, mount: async (shell) => mountItsMe(shell, await loadPackage(), upstream) },
   oauth2: { key: OAUTH2_KEY, mount: (shell) => mountOAuth2(shell, upstream, stubs.providerUrl) },
   baseline: { key: BASELINE_KEY, mount: (shell) => mountBaseline(shell, upstream) },
 };

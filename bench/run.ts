@@ -58,6 +58,7 @@ const { values: args } = parseArgs({
     got: { type: 'boolean', default: false },
     pairs: { type: 'string' },
     dist: { type: 'string' },
+    before: { type: 'string' },
     profile: { type: 'string' },
     'profile-runs': { type: 'string', default: '5' },
   },
@@ -163,6 +164,10 @@ function newest(dir: string): number {
 
 /** The build under test: dist/ (built when missing or older than lib/), or `--dist <dir>` as it is. */
 const distDir = resolve(root, args.dist ?? 'dist');
+/** The build the `before` variant loads (`--before DIR`). */
+const beforeDir = args.before === undefined ? undefined : resolve(root, args.before);
+if (variants.includes('before') && beforeDir === undefined)
+  throw new Error('the before variant needs --before DIR (a build of the package)');
 
 function ensureBuild(): void {
   if (args.dist !== undefined) return;
@@ -215,7 +220,7 @@ async function main(): Promise<void> {
   for (const variant of variants) {
     apps[variant] = await Remote.start<AppInfo>(
       join(here, 'apps.ts'),
-      [JSON.stringify(stubs.info), distDir, variant],
+      [JSON.stringify(stubs.info), variant === 'before' ? (beforeDir ?? distDir) : distDir, variant],
       ['--expose-gc'],
     );
     users[variant] = Array.from({ length: config.vus }, () => new VirtualUser());
