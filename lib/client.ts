@@ -3,9 +3,9 @@ import type { ZignSecCallContext } from './diagnostics.js';
 import { ItsMeError, normalizeErrors, redact, sanitizeCause, type ZignSecErrorEntry } from './errors.js';
 import { abortedError, InFlightResults } from './in-flight.js';
 import { JSON_LIMITS, withinLimits } from './json-limits.js';
-import { checkSignal, checkTimeout, throwIfAborted, type WaitForResultOptions, waitForResult } from './polling.js';
+import { checkSignal, checkTimeout, type WaitForResultOptions, waitForResult } from './polling.js';
 import { readClaims, toProfile } from './profile.js';
-import { type Exchange, Transport } from './transport.js';
+import { type Exchange, rawHeader, Transport } from './transport.js';
 import type {
   ItsMeLanguage,
   ItsMeProfile,
@@ -54,7 +54,9 @@ export class ItsMeClient {
     this.timeout = options.timeout ?? 10_000;
     this.maxResponseSize = options.maxResponseSize ?? 1024 * 1024;
     this.#transport = new Transport(`${this.baseURL}/v3/eid/itsme`, this.maxResponseSize, options.agent);
-    this.#results = new InFlightResults((id, timeout, signal) => this.#fetchResult(id, timeout, signal));
+    this.#results = new InFlightResults((id, timeout, signal, settled) =>
+      this.#fetchResult(id, timeout, signal, settled),
+    );
   }
 
   /**
@@ -84,27 +86,32 @@ export class ItsMeClient {
     return traced(context, () => this.#start(JSON.stringify(body), signal, context));
   }
 
-  async #start(body: string, signal: AbortSignal | undefined, context: ZignSecCallContext | undefined) {
-    const { status, json } = await this.#call('POST', '', body, this.timeout, signal, context);
-    const errors = this.#errors(json.errors);
-    if (!isOk(status)) throw httpError('start', status, errors);
-    if (errors.length > 0) {
-      throw new ItsMeError('ERR_ZIGNSEC_ERRORS', `ZignSec refused to start the itsme session: ${codes(errors)}`, {
-        status,
-        errors,
-      });
-    }
-    const id = json.id;
-    if (typeof id !== 'string' || !SESSION_ID.test(id)) {
-      throw new ItsMeError('ERR_ZIGNSEC_BAD_RESPONSE', 'ZignSec start response has no valid id', { status });
-    }
-    const redirectUrl = browserUrl(json.redirectUrl);
-    if (redirectUrl === undefined) {
-      throw new ItsMeError('ERR_ZIGNSEC_BAD_RESPONSE', 'ZignSec start response has no valid redirectUrl', {
-        status,
-      });
-    }
-    return { id, redirectUrl };
+  #start(
+    body: string,
+    signal: AbortSignal | undefined,
+    context: ZignSecCallContext | undefined,
+  ): Promise<StartResponse> {
+    return this.#call('POST', '', body, this.timeout, signal, context, undefined).then(({ status, json }) => {
+      const errors = this.#errors(json.errors);
+      if (!isOk(status)) throw httpError('start', status, errors);
+      if (errors.length > 0) {
+        throw new ItsMeError('ERR_ZIGNSEC_ERRORS', `ZignSec refused to start the itsme session: ${codes(errors)}`, {
+          status,
+          errors,
+        });
+      }
+      const id = json.id;
+      if (typeof id !== 'string' || !SESSION_ID.test(id)) {
+        throw new ItsMeError('ERR_ZIGNSEC_BAD_RESPONSE', 'ZignSec start response has no valid id', { status });
+      }
+      const redirectUrl = browserUrl(json.redirectUrl);
+      if (redirectUrl === undefined) {
+        throw new ItsMeError('ERR_ZIGNSEC_BAD_RESPONSE', 'ZignSec start response has no valid redirectUrl', {
+          status,
+        });
+      }
+      return { id, redirectUrl };
+    });
   }
 
   /**
@@ -143,9 +150,10 @@ export class ItsMeClient {
    *   `timeout`; `ERR_ITSME_ABORTED` when `signal` fires; the last transient error (or
    *   `ERR_ZIGNSEC_TIMEOUT`) when ZignSec never gave an answer in time.
    */
-  async waitForResult(id: string, options: WaitForResultOptions): Promise<ItsMeResult> {
-    if (typeof id !== 'string' || !SESSION_ID.test(id))
-      throw new TypeError('waitForResult requires a ZignSec session id');
+  waitForResult(id: string, options: WaitForResultOptions): Promise<ItsMeResult> {
+    if (typeof id !== 'string' || !SESSION_ID.test(id)) {
+      return Promise.reject(new TypeError('waitForResult requires a ZignSec session id'));
+    }
     return waitForResult(this.#results, this.timeout, id, options);
   }
 
@@ -154,70 +162,96 @@ export class ItsMeClient {
     return toProfile(result);
   }
 
-  #fetchResult(id: string, timeout: number, signal: AbortSignal | undefined): Promise<ItsMeResult> {
-    if (!tracing()) return this.#result(id, timeout, signal, undefined);
+  #fetchResult(
+    id: string,
+    timeout: number,
+    signal: AbortSignal | undefined,
+    settled: () => void,
+  ): Promise<ItsMeResult> {
+    if (!tracing()) return this.#result(id, timeout, signal, undefined, settled);
     const context: ZignSecCallContext = { method: 'GET', path: '/v3/eid/itsme/{id}', sessionId: id };
-    return traced(context, () => this.#result(id, timeout, signal, context));
+    return traced(context, () => this.#result(id, timeout, signal, context, settled));
   }
 
-  async #result(
+  #result(
     id: string,
     timeout: number,
     signal: AbortSignal | undefined,
     context: ZignSecCallContext | undefined,
+    settled: () => void,
   ): Promise<ItsMeResult> {
-    const { status, json, text } = await this.#call('GET', `/${id}`, undefined, timeout, signal, context);
-    const errors = this.#errors(json.errors);
-    if (!isOk(status)) throw httpError('result', status, errors);
-    const failedWithoutId = (json.id === undefined || json.id === null) && errors.length > 0;
-    if (json.id !== id && !failedWithoutId) {
-      throw new ItsMeError('ERR_ITSME_ID_MISMATCH', 'ZignSec returned the result of another session', { status });
-    }
-    const claims = readClaims(json.providerData);
-    if (claims === 'too-complex') {
-      throw new ItsMeError(
-        'ERR_ZIGNSEC_BAD_RESPONSE',
-        `ZignSec result providerData is nested deeper than ${JSON_LIMITS.claimsDepth} levels or holds more than ${JSON_LIMITS.claimsValues} values`,
-        { status },
-      );
-    }
-    const identity = json.identity;
-    const result: ItsMeResult = {
-      id,
-      state: typeof json.state === 'string' ? json.state : '',
-      errors,
-      providerData: claims === 'invalid' ? null : claims,
-      raw: text,
-    };
-    if (claims === 'invalid') result.providerDataInvalid = true;
-    if (identity && typeof identity === 'object' && !Array.isArray(identity)) {
-      result.identity = identity as ZignSecIdentity;
-    }
-    return result;
+    return this.#call('GET', `/${id}`, undefined, timeout, signal, context, settled).then(({ status, json, text }) => {
+      const errors = this.#errors(json.errors);
+      if (!isOk(status)) throw httpError('result', status, errors);
+      const failedWithoutId = (json.id === undefined || json.id === null) && errors.length > 0;
+      if (json.id !== id && !failedWithoutId) {
+        throw new ItsMeError('ERR_ITSME_ID_MISMATCH', 'ZignSec returned the result of another session', { status });
+      }
+      const claims = readClaims(json.providerData);
+      if (claims === 'too-complex') {
+        throw new ItsMeError(
+          'ERR_ZIGNSEC_BAD_RESPONSE',
+          `ZignSec result providerData is nested deeper than ${JSON_LIMITS.claimsDepth} levels or holds more than ${JSON_LIMITS.claimsValues} values`,
+          { status },
+        );
+      }
+      const identity = json.identity;
+      const result: ItsMeResult = {
+        id,
+        state: typeof json.state === 'string' ? json.state : '',
+        errors,
+        providerData: claims === 'invalid' ? null : claims,
+        raw: text,
+      };
+      if (claims === 'invalid') result.providerDataInvalid = true;
+      if (identity && typeof identity === 'object' && !Array.isArray(identity)) {
+        result.identity = identity as ZignSecIdentity;
+      }
+      return result;
+    });
   }
 
-  async #call(
+  /**
+   * One exchange and its JSON object. `settled` (when given) runs as soon as the exchange is over,
+   * before the answer is checked.
+   */
+  #call(
     method: 'GET' | 'POST',
     path: string,
     body: string | undefined,
     timeout: number,
     signal: AbortSignal | undefined,
     context: ZignSecCallContext | undefined,
+    settled: (() => void) | undefined,
   ): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
-    throwIfAborted(signal);
     const what = method === 'POST' ? 'start' : 'result';
-    let response: Exchange;
-    try {
-      response = await this.#transport.send(method, path, this.#apiKey, body, timeout, signal);
-    } catch (err) {
-      if ((err as { code?: unknown }).code === 'ERR_RESPONSE_TOO_LARGE') {
-        throw new ItsMeError(
-          'ERR_ZIGNSEC_BAD_RESPONSE',
-          `ZignSec ${what} response is larger than ${this.maxResponseSize} bytes`,
-        );
-      }
-      throw this.#wrap(err, what);
+    if (signal?.aborted) {
+      settled?.();
+      return Promise.reject(abortedError());
     }
+    return this.#transport.send(method, path, this.#apiKey, body, timeout, signal).then(
+      (response) => {
+        settled?.();
+        return this.#answer(response, what, context);
+      },
+      (err: unknown) => {
+        settled?.();
+        if ((err as { code?: unknown }).code === 'ERR_RESPONSE_TOO_LARGE') {
+          throw new ItsMeError(
+            'ERR_ZIGNSEC_BAD_RESPONSE',
+            `ZignSec ${what} response is larger than ${this.maxResponseSize} bytes`,
+          );
+        }
+        throw this.#wrap(err, what);
+      },
+    );
+  }
+
+  #answer(
+    response: Exchange,
+    what: string,
+    context: ZignSecCallContext | undefined,
+  ): { status: number; json: Record<string, unknown>; text: string } {
     const status = response.statusCode;
     if (context) context.status = status;
     const text = response.body;
@@ -227,7 +261,10 @@ export class ItsMeClient {
     } catch {
       if (!isOk(status)) throw httpError(what, status, []);
       // Not JSON.parse's message: it quotes the start of the body, which may echo the key.
-      const type = redact(response.contentType ?? 'no content-type', this.#apiKey).slice(0, 100);
+      const type = redact(rawHeader(response.rawHeaders, 'content-type') ?? 'no content-type', this.#apiKey).slice(
+        0,
+        100,
+      );
       throw new ItsMeError(
         'ERR_ZIGNSEC_BAD_RESPONSE',
         `ZignSec ${what} response (HTTP ${status}, ${type}, ${text.length} characters) is not JSON`,

@@ -100,7 +100,7 @@ const MAX_ERRORS = 10;
  * @internal
  */
 export function normalizeErrors(value: unknown, secret = ''): ZignSecErrorEntry[] {
-  if (value === undefined || value === null) return [];
+  if (value === undefined || value === null || (Array.isArray(value) && value.length === 0)) return [];
   const list = Array.isArray(value) ? value.slice(0, MAX_ERRORS) : [value];
   return list.map((entry): ZignSecErrorEntry => {
     if (typeof entry === 'string') return { code: redact(entry, secret).slice(0, 200) || 'UNKNOWN' };

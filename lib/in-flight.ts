@@ -1,8 +1,16 @@
 import { ItsMeError } from './errors.js';
 import type { ItsMeResult } from './types.js';
 
-/** Reads one result: the GET itself, with its own time limit and, when it can be cancelled, a signal. */
-export type FetchResult = (id: string, timeout: number, signal: AbortSignal | undefined) => Promise<ItsMeResult>;
+/**
+ * Reads one result: the GET itself, with its own time limit and, when it can be cancelled, a signal.
+ * It calls `settled` once, as soon as the exchange is over (before the answer is checked).
+ */
+export type FetchResult = (
+  id: string,
+  timeout: number,
+  signal: AbortSignal | undefined,
+  settled: () => void,
+) => Promise<ItsMeResult>;
 
 /** One shared `GET` for an id. */
 interface Entry {
@@ -51,15 +59,15 @@ export class InFlightResults {
     const controller = cancellable ? new AbortController() : undefined;
     const signal = controller?.signal;
     // A cancelled GET still in the map finishes before the next one starts: one request per id.
-    const promise = previous
-      ? previous.promise.then(noop, noop).then(() => this.#fetch(id, timeout, signal))
-      : this.#fetch(id, timeout, signal);
-    const entry: Entry = { promise, controller, waiters: 0, pinned: false, cancelled: false };
+    const entry: Entry = { promise: NEVER, controller, waiters: 0, pinned: false, cancelled: false };
     const forget = (): void => {
       if (this.#entries.get(id) === entry) this.#entries.delete(id);
     };
-    promise.then(forget, forget);
+    // In the map before the GET is issued: `forget` may run at once (a signal already aborted).
     this.#entries.set(id, entry);
+    entry.promise = previous
+      ? previous.promise.then(noop, noop).then(() => this.#fetch(id, timeout, signal, forget))
+      : this.#fetch(id, timeout, signal, forget);
     return entry;
   }
 }
@@ -99,3 +107,6 @@ function join(entry: Entry, signal: AbortSignal): Promise<ItsMeResult> {
 }
 
 function noop(): void {}
+
+/** Placeholder until the entry's GET is issued (within the same call). */
+const NEVER: Promise<ItsMeResult> = new Promise(noop);

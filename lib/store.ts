@@ -136,6 +136,11 @@ export class SessionRelayStateStore implements RelayStateStore {
 
   /** Keeps the pending login in the session, under the relaystate's digest. */
   async save(req: ItsMeRequest, relayState: string, record: PendingLogin): Promise<void> {
+    this.saveNow(req, relayState, record);
+  }
+
+  /** {@link save} without the promise: what the strategy calls when `save` is not overridden. @internal */
+  saveNow(req: ItsMeRequest, relayState: string, record: PendingLogin): void {
     const session = sessionAccess(req);
     const entries = this.#live(session.get(this.key), Date.now()).entries;
     const entry: Entry = [digestRelayState(relayState), record.sessionId, record.createdAt + this.ttl];
@@ -151,6 +156,11 @@ export class SessionRelayStateStore implements RelayStateStore {
   }
 
   async take(req: ItsMeRequest, relayState: string): Promise<PendingLogin | undefined> {
+    return this.takeNow(req, relayState);
+  }
+
+  /** {@link take} without the promise: what the strategy calls when `take` is not overridden. @internal */
+  takeNow(req: ItsMeRequest, relayState: string): PendingLogin | undefined {
     const session = sessionAccess(req);
     const stored = session.get(this.key);
     if (stored === undefined) return undefined;

@@ -125,13 +125,10 @@ export class ItsMeStrategy extends PassportStrategy {
       return;
     }
     const input = readRelayState(req);
-    let work: Promise<void>;
-    if (input.kind === 'absent') work = self.#start(login);
+    if (input.kind === 'absent') void self.#start(login);
     else if (input.kind === 'invalid') {
       self.#fail(login, 'invalid-callback', 400, { hint: `Invalid itsme callback: ${input.reason}.` });
-      return;
-    } else work = self.#complete(login, input.value);
-    work.catch((err: unknown) => self.#error(login, err));
+    } else void self.#complete(login, input.value);
   }
 
   /**
@@ -150,21 +147,45 @@ export class ItsMeStrategy extends PassportStrategy {
     return params;
   }
 
+  /** Starts a login; never rejects (a failure goes to `error`). */
   async #start(login: Login): Promise<void> {
-    const { req, options, actions } = login;
-    // Without a session the login could never complete: say so before opening a ZignSec session.
-    await this.store.check?.(req);
-    const relayState = createRelayState();
-    const { id, redirectUrl } = await this.client.start(actions.startParams(req, options, relayState));
-    login.sessionId = id;
-    const language = options.language ?? this.language;
-    await this.store.save(req, relayState, { sessionId: id, createdAt: Date.now(), ...(language && { language }) });
-    if (loginStartChannel.hasSubscribers) loginStartChannel.publish({ strategy: actions.name, sessionId: id });
-    actions.redirect(redirectUrl);
+    try {
+      const { req, options, actions } = login;
+      // Without a session the login could never complete: say so before opening a ZignSec session.
+      const checking = this.store.check?.(req);
+      if (checking) await checking;
+      const relayState = createRelayState();
+      const { id, redirectUrl } = await this.client.start(actions.startParams(req, options, relayState));
+      login.sessionId = id;
+      const language = options.language ?? this.language;
+      const record: PendingLogin = { sessionId: id, createdAt: Date.now() };
+      if (language) record.language = language;
+      const store = this.store;
+      if (store instanceof SessionRelayStateStore && store.save === SessionRelayStateStore.prototype.save) {
+        store.saveNow(req, relayState, record);
+      } else await store.save(req, relayState, record);
+      if (loginStartChannel.hasSubscribers) loginStartChannel.publish({ strategy: actions.name, sessionId: id });
+      actions.redirect(redirectUrl);
+    } catch (err) {
+      this.#error(login, err);
+    }
   }
 
+  /** Completes a login; never rejects (a failure goes to `error`). */
   async #complete(login: Login, relayState: string): Promise<void> {
-    let pending = await this.store.take(login.req, relayState);
+    try {
+      await this.#finish(login, relayState);
+    } catch (err) {
+      this.#error(login, err);
+    }
+  }
+
+  async #finish(login: Login, relayState: string): Promise<void> {
+    const store = this.store;
+    let pending =
+      store instanceof SessionRelayStateStore && store.take === SessionRelayStateStore.prototype.take
+        ? store.takeNow(login.req, relayState)
+        : await store.take(login.req, relayState);
     // A custom store's record is checked like a ZignSec answer: its id goes into calls and events.
     if (pending && (typeof pending.sessionId !== 'string' || !SESSION_ID.test(pending.sessionId))) pending = undefined;
     if (!pending) {
@@ -206,13 +227,8 @@ export class ItsMeStrategy extends PassportStrategy {
       }
       throw err;
     }
-    const { user, info } = await callVerify(
-      this.#verify,
-      this.#passReqToCallback,
-      this.verifyTimeout,
-      login.req,
-      profile,
-    );
+    const verifying = callVerify(this.#verify, this.#passReqToCallback, this.verifyTimeout, login.req, profile);
+    const { user, info } = verifying instanceof Promise ? await verifying : verifying;
     if (!user) {
       const given: Record<string, unknown> =
         typeof info === 'string' ? { message: info } : info && typeof info === 'object' ? { ...info } : {};

@@ -11,7 +11,8 @@ export const IDLE_SOCKET_TIMEOUT = 4000;
 /** What is kept of a response. @internal */
 export interface Exchange {
   statusCode: number;
-  contentType: string | undefined;
+  /** The response's raw header list (name, value, name, value, ...), read only when needed. */
+  rawHeaders: string[];
   body: string;
 }
 
@@ -106,7 +107,8 @@ export class Transport {
             const bytes = chunks ? Buffer.concat(chunks, size) : first;
             settle(undefined, {
               statusCode: res.statusCode ?? 0,
-              contentType: res.headers['content-type'],
+              // Not `res.headers`: Node builds that object on first read, and a good answer never needs it.
+              rawHeaders: res.rawHeaders,
               body: bytes ? bytes.toString('utf8') : '',
             });
           });
@@ -135,6 +137,14 @@ export class Transport {
       req.end(body);
     });
   }
+}
+
+/** The first value of header `name` (lower case) in a raw header list. @internal */
+export function rawHeader(rawHeaders: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if ((rawHeaders[i] as string).toLowerCase() === name) return rawHeaders[i + 1];
+  }
+  return undefined;
 }
 
 /** A plain `Error` with a Node-style `code` (and a `name` when one is given). @internal */

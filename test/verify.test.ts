@@ -212,7 +212,8 @@ describe('verify', () => {
       expect(actions).to.deep.equal(['error']);
     });
 
-    it('should clear its timer once verify answered', async () => {
+    /** Runs `verify` under a `verifyTimeout` of 54321 ms, watching the timers armed with that delay. */
+    async function watchTimers(verify: VerifyFunction): Promise<{ armed: unknown[]; cleared: unknown[] }> {
       const armed: unknown[] = [];
       const cleared: unknown[] = [];
       const { setTimeout: realSet, clearTimeout: realClear } = globalThis;
@@ -226,12 +227,24 @@ describe('verify', () => {
         realClear(handle);
       }) as typeof clearTimeout;
       try {
-        const { outcome } = await complete(limited((_p, done) => done(null, { id: 1 }), 54_321));
+        const { outcome } = await complete(limited(verify, 54_321));
         expectKind(outcome, 'success');
       } finally {
         globalThis.setTimeout = realSet;
         globalThis.clearTimeout = realClear;
       }
+      return { armed, cleared };
+    }
+
+    it('should arm no timer for a verify that calls done before it returns', async () => {
+      const { armed } = await watchTimers((_p, done) => done(null, { id: 1 }));
+      expect(armed).to.have.length(0);
+    });
+
+    it('should clear its timer once a verify that answers later answered', async () => {
+      const { armed, cleared } = await watchTimers((_p, done) => {
+        setImmediate(() => done(null, { id: 1 }));
+      });
       expect(armed).to.have.length(1);
       expect(cleared).to.include(armed[0]);
     });

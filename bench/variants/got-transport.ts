@@ -16,7 +16,7 @@ type Send = (
   body: string | undefined,
   timeout: number,
   signal: AbortSignal | undefined,
-) => Promise<{ statusCode: number; contentType: string | undefined; body: string }>;
+) => Promise<{ statusCode: number; rawHeaders: string[]; body: string }>;
 
 /**
  * got 14 tuned as far as it goes for two small JSON calls: the stream API, no retry, no redirects,
@@ -53,10 +53,10 @@ export function gotSend(): Send {
       const chunks: Buffer[] = [];
       let size = 0;
       let statusCode = 0;
-      let contentType: string | undefined;
+      let rawHeaders: string[] = [];
       stream.on('response', (res: http.IncomingMessage) => {
         statusCode = res.statusCode ?? 0;
-        contentType = res.headers['content-type'];
+        rawHeaders = res.rawHeaders;
       });
       stream.on('data', (chunk: Buffer) => {
         size += chunk.length;
@@ -67,7 +67,7 @@ export function gotSend(): Send {
         }
         chunks.push(chunk);
       });
-      stream.on('end', () => resolve({ statusCode, contentType, body: Buffer.concat(chunks).toString('utf8') }));
+      stream.on('end', () => resolve({ statusCode, rawHeaders, body: Buffer.concat(chunks).toString('utf8') }));
       stream.on('error', reject);
     });
   };
