@@ -59,15 +59,18 @@ export class InFlightResults {
     const controller = cancellable ? new AbortController() : undefined;
     const signal = controller?.signal;
     // A cancelled GET still in the map finishes before the next one starts: one request per id.
-    const entry: Entry = { promise: NEVER, controller, waiters: 0, pinned: false, cancelled: false };
+    let entry: Entry | undefined;
+    let over = false;
     const forget = (): void => {
-      if (this.#entries.get(id) === entry) this.#entries.delete(id);
+      over = true;
+      if (entry !== undefined && this.#entries.get(id) === entry) this.#entries.delete(id);
     };
-    // In the map before the GET is issued: `forget` may run at once (a signal already aborted).
-    this.#entries.set(id, entry);
-    entry.promise = previous
+    const promise = previous
       ? previous.promise.then(noop, noop).then(() => this.#fetch(id, timeout, signal, forget))
       : this.#fetch(id, timeout, signal, forget);
+    entry = { promise, controller, waiters: 0, pinned: false, cancelled: false };
+    // Into the map once the GET is issued (a read from inside it starts its own), unless already over.
+    if (!over) this.#entries.set(id, entry);
     return entry;
   }
 }
@@ -107,6 +110,3 @@ function join(entry: Entry, signal: AbortSignal): Promise<ItsMeResult> {
 }
 
 function noop(): void {}
-
-/** Placeholder until the entry's GET is issued (within the same call). */
-const NEVER: Promise<ItsMeResult> = new Promise(noop);

@@ -1,4 +1,4 @@
-import { makeRoom } from './bounded-map.js';
+import { BoundedMap } from './bounded-map.js';
 /**
  * Where the webhook receiver remembers which ZignSec sessions it has handled, so that `onResult` runs
  * once per session even though ZignSec delivers a webhook again until it sees a 2xx.
@@ -40,7 +40,7 @@ export class MemorySeenStore implements SeenStore {
   /** Most ids kept. */
   readonly max: number;
   /** @internal */
-  #entries = new Map<string, { state: 'busy' | 'done'; expires: number }>();
+  #entries = new BoundedMap<string, { state: 'busy' | 'done'; expires: number }>();
 
   constructor(options: MemorySeenStoreOptions = {}) {
     const max = options.max ?? 10_000;
@@ -73,7 +73,7 @@ export class MemorySeenStore implements SeenStore {
   #set(id: string, state: 'busy' | 'done', expires: number): void {
     this.#entries.delete(id);
     const now = Date.now();
-    makeRoom(this.#entries, this.max, (entry) => entry.expires > now);
+    this.#entries.makeRoom(this.max, (entry) => entry.expires > now);
     this.#entries.set(id, { state, expires });
   }
 }

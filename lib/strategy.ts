@@ -1,4 +1,4 @@
-import { makeRoom } from './bounded-map.js';
+import { BoundedMap } from './bounded-map.js';
 import { ItsMeClient } from './client.js';
 import { SESSION_ID } from './client-options.js';
 import {
@@ -20,7 +20,7 @@ import {
 import { type ItsMeRequest, PassportStrategy } from './passport-base.js';
 import { toProfile } from './profile.js';
 import { createRelayState, readRelayState } from './relaystate.js';
-import { type PendingLogin, type RelayStateStore, SessionRelayStateStore } from './store.js';
+import { type PendingLogin, type RelayStateStore, SAVE_NOW, SessionRelayStateStore, TAKE_NOW } from './store.js';
 import {
   checkLanguage,
   checkOptions,
@@ -35,6 +35,9 @@ import { LANGUAGES } from './types.js';
 import { callVerify } from './verify.js';
 
 const CONSUMED_MAX = 10_000;
+/** The default store's own methods, taken when this module loads: a later patch or spy is called. */
+const SESSION_SAVE = SessionRelayStateStore.prototype.save;
+const SESSION_TAKE = SessionRelayStateStore.prototype.take;
 const CONSUMED_TTL = 15 * 60_000;
 
 /**
@@ -74,7 +77,7 @@ export class ItsMeStrategy extends PassportStrategy {
   /** @internal */
   #verify: VerifyFunction | VerifyFunctionWithRequest;
   /** ZignSec session ids whose callback ran in this process, to stop two parallel uses. @internal */
-  #consumed = new Map<string, number>();
+  #consumed = new BoundedMap<string, number>();
 
   constructor(options: ItsMeStrategyOptions, verify: VerifyFunction);
   constructor(options: ItsMeStrategyOptionsWithRequest, verify: VerifyFunctionWithRequest);
@@ -152,8 +155,7 @@ export class ItsMeStrategy extends PassportStrategy {
     try {
       const { req, options, actions } = login;
       // Without a session the login could never complete: say so before opening a ZignSec session.
-      const checking = this.store.check?.(req);
-      if (checking) await checking;
+      await this.store.check?.(req);
       const relayState = createRelayState();
       const { id, redirectUrl } = await this.client.start(actions.startParams(req, options, relayState));
       login.sessionId = id;
@@ -161,12 +163,14 @@ export class ItsMeStrategy extends PassportStrategy {
       const record: PendingLogin = { sessionId: id, createdAt: Date.now() };
       if (language) record.language = language;
       const store = this.store;
-      if (store instanceof SessionRelayStateStore && store.save === SessionRelayStateStore.prototype.save) {
-        store.saveNow(req, relayState, record);
-      } else await store.save(req, relayState, record);
+      if (store instanceof SessionRelayStateStore && store.save === SESSION_SAVE)
+        store[SAVE_NOW](req, relayState, record);
+      else await store.save(req, relayState, record);
       if (loginStartChannel.hasSubscribers) loginStartChannel.publish({ strategy: actions.name, sessionId: id });
       actions.redirect(redirectUrl);
     } catch (err) {
+      // Passport's actions always run after authenticate returned, a synchronous throw's too.
+      await null;
       this.#error(login, err);
     }
   }
@@ -176,16 +180,18 @@ export class ItsMeStrategy extends PassportStrategy {
     try {
       await this.#finish(login, relayState);
     } catch (err) {
+      // Passport's actions always run after authenticate returned, a synchronous throw's too.
+      await null;
       this.#error(login, err);
     }
   }
 
   async #finish(login: Login, relayState: string): Promise<void> {
     const store = this.store;
-    let pending =
-      store instanceof SessionRelayStateStore && store.take === SessionRelayStateStore.prototype.take
-        ? store.takeNow(login.req, relayState)
-        : await store.take(login.req, relayState);
+    // Awaited even when the default store answers at once: Passport's actions always run after authenticate returned.
+    let pending = await (store instanceof SessionRelayStateStore && store.take === SESSION_TAKE
+      ? store[TAKE_NOW](login.req, relayState)
+      : store.take(login.req, relayState));
     // A custom store's record is checked like a ZignSec answer: its id goes into calls and events.
     if (pending && (typeof pending.sessionId !== 'string' || !SESSION_ID.test(pending.sessionId))) pending = undefined;
     if (!pending) {
@@ -306,7 +312,7 @@ export class ItsMeStrategy extends PassportStrategy {
 
   #claim(sessionId: string): boolean {
     const now = Date.now();
-    makeRoom(this.#consumed, CONSUMED_MAX, (expires) => expires > now);
+    this.#consumed.makeRoom(CONSUMED_MAX, (expires) => expires > now);
     if (this.#consumed.has(sessionId)) return false;
     this.#consumed.set(sessionId, now + CONSUMED_TTL);
     return true;

@@ -45,15 +45,20 @@ export function callVerify(
   } catch (err) {
     done(err instanceof Error ? err : new Error(String(err)));
   }
-  if (returned && typeof (returned as PromiseLike<unknown>).then === 'function') {
-    // An async verify that takes `done` and resolves to nothing may still call `done` later.
-    const takesDone = verify.length > (passReqToCallback ? 2 : 1);
-    (returned as PromiseLike<VerifyResult>).then(
-      (user) => {
-        if (user !== undefined || !takesDone) done(null, user);
-      },
-      (err: unknown) => done(err instanceof Error ? err : new Error(String(err ?? 'verify rejected'))),
-    );
+  try {
+    if (returned && typeof (returned as PromiseLike<unknown>).then === 'function') {
+      // An async verify that takes `done` and resolves to nothing may still call `done` later.
+      const takesDone = verify.length > (passReqToCallback ? 2 : 1);
+      (returned as PromiseLike<VerifyResult>).then(
+        (user) => {
+          if (user !== undefined || !takesDone) done(null, user);
+        },
+        (err: unknown) => done(err instanceof Error ? err : new Error(String(err ?? 'verify rejected'))),
+      );
+    }
+  } catch (err) {
+    // A `then` that throws (a proxy, an ORM object): an answer already given by `done` stands.
+    done(err instanceof Error ? err : new Error(String(err)));
   }
   if (early !== undefined) {
     if (early.error !== undefined) throw early.error;

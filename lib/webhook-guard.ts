@@ -1,4 +1,4 @@
-import { makeRoom } from './bounded-map.js';
+import { BoundedMap } from './bounded-map.js';
 
 /** Options of {@link ReadGuard}. @internal */
 export interface ReadGuardOptions {
@@ -35,7 +35,7 @@ interface Note<A> {
 export class ReadGuard<A> {
   readonly max: number;
   readonly maxReadsPerMinute: number;
-  #notes = new Map<string, Note<A>>();
+  #notes = new BoundedMap<string, Note<A>>();
 
   constructor(options: ReadGuardOptions = {}) {
     this.max = options.max ?? 10_000;
@@ -82,7 +82,7 @@ export class ReadGuard<A> {
   }
 
   #add(id: string, now: number): Note<A> {
-    makeRoom(this.#notes, this.max, (note) => !(note.until <= now && now - note.refilled >= MINUTE));
+    this.#notes.makeRoom(this.max, (note) => !(note.until <= now && now - note.refilled >= MINUTE));
     const note: Note<A> = { until: 0, tokens: this.maxReadsPerMinute, refilled: now };
     this.#notes.set(id, note);
     return note;
