@@ -24,8 +24,6 @@ export { isFinal, MAX_DELAY, type WaitForResultOptions } from './polling.js';
 
 /** Longest `redirectUrl` passed to the browser. */
 const MAX_REDIRECT_URL = 8192;
-/** Control characters (C0, DEL, C1): never in a URL sent to a browser. */
-const CONTROL = /\p{Cc}/u;
 
 /**
  * A small client for ZignSec's itsme API (v3): start a session, read its result, wait for a final
@@ -315,7 +313,7 @@ export class ItsMeClient {
 
 /** ZignSec's `redirectUrl` as the browser gets it (normalised), or `undefined` when it is not fit for that. */
 function browserUrl(value: unknown): string | undefined {
-  if (typeof value !== 'string' || value.length > MAX_REDIRECT_URL || CONTROL.test(value)) return undefined;
+  if (typeof value !== 'string' || value.length > MAX_REDIRECT_URL || hasControl(value)) return undefined;
   let url: URL;
   try {
     url = new URL(value);
@@ -327,6 +325,15 @@ function browserUrl(value: unknown): string | undefined {
   if (url.username !== '' || url.password !== '') return undefined;
   const href = url.href;
   return href.length > MAX_REDIRECT_URL ? undefined : href;
+}
+
+/** Whether `text` holds a control character (C0, DEL, C1): never in a URL sent to a browser. */
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;
+  }
+  return false;
 }
 
 function httpError(what: string, status: number, errors: ZignSecErrorEntry[]): ItsMeError {

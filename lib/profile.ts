@@ -151,7 +151,7 @@ function addEid(profile: ItsMeProfile, claims: Record<string, unknown>): void {
   if (typeof eid === 'string') set(profile, 'eid', str(eid));
   const nested = isObject(eid) ? (eid as Record<string, unknown>) : {};
   const suffix = (name: string): string | undefined => {
-    for (const [key, value] of Object.entries(claims)) if (key.endsWith(name)) return str(value);
+    for (const key in claims) if (key.endsWith(name) && Object.hasOwn(claims, key)) return str(claims[key]);
     return undefined;
   };
   set(

@@ -1,11 +1,26 @@
-import { hash, randomBytes } from 'node:crypto';
+import { hash, randomFillSync } from 'node:crypto';
 
 /** The alphabet and length a relaystate may have on the way back (ours are 43 base64url characters). */
 const RELAYSTATE = /^[A-Za-z0-9_-]{16,256}$/;
 
+/** Bytes of one relaystate. */
+const RELAYSTATE_BYTES = 32;
+/**
+ * Random bytes for the next 64 relaystates, drawn at once from the CSPRNG (as `randomUUID` does):
+ * one `randomBytes(32)` call costs about 2 µs, a slice of this pool about 0.1 µs. No byte is used twice.
+ */
+const pool = Buffer.alloc(RELAYSTATE_BYTES * 64);
+let used = pool.length;
+
 /** A fresh relaystate: 256 random bits, base64url. */
 export function createRelayState(): string {
-  return randomBytes(32).toString('base64url');
+  if (used + RELAYSTATE_BYTES > pool.length) {
+    randomFillSync(pool);
+    used = 0;
+  }
+  const relayState = pool.toString('base64url', used, used + RELAYSTATE_BYTES);
+  used += RELAYSTATE_BYTES;
+  return relayState;
 }
 
 /**
@@ -80,7 +95,7 @@ function fromUrl(url: string | undefined): Found {
 function lookup(container: unknown): Found {
   if (!container || typeof container !== 'object') return NOT_FOUND;
   // `relaystate[a]=x` under Express 5's simple parser: a nested form, never one plain string.
-  for (const key of Object.keys(container)) if (isNested(key)) return { found: true, value: undefined };
+  for (const key in container) if (isNested(key)) return { found: true, value: undefined };
   if (!Object.hasOwn(container, 'relaystate')) return NOT_FOUND;
   return { found: true, value: (container as Record<string, unknown>).relaystate };
 }

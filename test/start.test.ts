@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import nock from 'nock';
 import { ItsMeError, ItsMeStrategy, type ItsMeStrategyOptions } from '../lib/index.js';
+import { createRelayState } from '../lib/relaystate.js';
 import { type Listening, listen } from './support/http.js';
 import { expectKind, fakeRequest, runStrategy } from './support/strategy-run.js';
 
@@ -72,6 +73,12 @@ describe('start', () => {
       expect(Object.keys(body).sort()).to.deep.equal(['relaystate', 'target', 'targetError']);
       expect(body.target).to.equal(CALLBACK);
       expect(body.targetError).to.equal(CALLBACK);
+    });
+
+    it('should never hand out the same relaystate twice, across many logins', () => {
+      const made = Array.from({ length: 1000 }, () => createRelayState());
+      expect(new Set(made).size).to.equal(1000);
+      for (const relayState of made) expect(relayState).to.match(/^[A-Za-z0-9_-]{43}$/);
     });
 
     it('should use a fresh base64url relaystate of at least 128 bits for every login', async () => {
