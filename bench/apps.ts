@@ -12,6 +12,7 @@ import type * as lib from '../lib/index.js';
 import { serve } from './ipc.js';
 import type { AppInfo, AppsSnapshot, PendingReport, StubsInfo, Variant } from './shared.js';
 import { PENDING_KEY as BASELINE_KEY, mountBaseline } from './variants/baseline.js';
+import { PENDING_KEY as FLOOR_KEY, mountFloor } from './variants/floor.js';
 import { useGot } from './variants/got-transport.js';
 import { PENDING_KEY as ITSME_KEY, mountItsMe } from './variants/itsme.js';
 import { mountOAuth2, PENDING_KEY as OAUTH2_KEY } from './variants/oauth2.js';
@@ -44,6 +45,7 @@ const mounts: Record<Variant, { key: string; mount: (shell: Shell) => Promise<vo
     },
   },
   before: { key: ITSME_KEY, mount: async (shell) => mountItsMe(shell, await loadPackage(), upstream) },
+  floor: { key: FLOOR_KEY, mount: (shell) => mountFloor(shell, upstream) },
   oauth2: { key: OAUTH2_KEY, mount: (shell) => mountOAuth2(shell, upstream, stubs.providerUrl) },
   baseline: { key: BASELINE_KEY, mount: (shell) => mountBaseline(shell, upstream) },
 };

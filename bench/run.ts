@@ -6,6 +6,8 @@
  *
  * Options: --rounds N (15), --seconds S per round (2), --vus N per app (16), --warmup S per app (2),
  * --pending N (2000), --import-runs N (7), --got (also pair itsme on got 14 with itsme),
+ * --floor (also pair itsme with the same flow as a minimal strategy with no checks),
+ * --before DIR (variant `before`: the package from another build, for pairs such as itsme/before),
  * --pairs a/b,c/d (instead of the four pairs of the targets),
  * --dist DIR (a build other than dist/), --profile A,B (CPU profiles of two apps under paired load
  * instead of the figures, then where A's time per login differs from B's), --profile-runs N (5).
@@ -56,6 +58,7 @@ const { values: args } = parseArgs({
     pending: { type: 'string', default: '2000' },
     'import-runs': { type: 'string', default: '7' },
     got: { type: 'boolean', default: false },
+    floor: { type: 'boolean', default: false },
     pairs: { type: 'string' },
     dist: { type: 'string' },
     before: { type: 'string' },
@@ -100,7 +103,7 @@ function parsePair(text: string, separator: string, option: string): Pair {
   return [a, b];
 }
 
-/** The pairs the targets need (or `--pairs`); `--got` adds the transport comparison. */
+/** The pairs the targets need (or `--pairs`); `--got` adds the transport comparison, `--floor` what the checks cost. */
 const PAIRS: readonly Pair[] = unique([
   ...(args.pairs
     ? args.pairs.split(',').map((text) => parsePair(text, '/', 'pairs'))
@@ -111,6 +114,7 @@ const PAIRS: readonly Pair[] = unique([
         ['subs', 'itsme'],
       ] as const)),
   ...(args.got ? ([['got', 'itsme']] as const) : []),
+  ...(args.floor ? ([['itsme', 'floor']] as const) : []),
 ]);
 
 function unique(pairs: readonly Pair[]): Pair[] {

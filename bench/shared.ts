@@ -12,9 +12,10 @@ export const SUBJECT = '1pjoxjqmuxdswhdqiarsxwsekxrwf1hfdvw9';
  * - `oauth2`: passport-oauth2 with a session `state`, its token POST and a userinfo GET;
  * - `baseline`: the same two ZignSec calls and session writes by hand, no strategy;
  * - `got`: passport-itsme with its HTTP layer swapped for got 14 (tuned), only with `--got`;
- * - `before`: passport-itsme from another build (`--before DIR`), to measure a change as a pair.
+ * - `before`: passport-itsme from another build (`--before DIR`), to measure a change as a pair;
+ * - `floor`: the same flow as a minimal Passport strategy with none of the package's checks, only with `--floor`.
  */
-export const ALL_VARIANTS = ['itsme', 'subs', 'oauth2', 'baseline', 'got', 'before'] as const;
+export const ALL_VARIANTS = ['itsme', 'subs', 'oauth2', 'baseline', 'got', 'before', 'floor'] as const;
 export type Variant = (typeof ALL_VARIANTS)[number];
 
 export const LABELS: Record<Variant, string> = {
@@ -24,6 +25,7 @@ export const LABELS: Record<Variant, string> = {
   baseline: 'baseline (node:http)',
   got: 'itsme on got 14',
   before: 'itsme (--before build)',
+  floor: 'floor (no checks)',
 };
 
 /** What the stubs child tells the parent when it is ready. */
