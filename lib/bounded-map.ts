@@ -26,6 +26,11 @@ export class BoundedMap<K, V> {
     return this.#slots.size;
   }
 
+  /** Places in the insertion order, live or not, still held (for tests). @internal */
+  get tracked(): number {
+    return this.#keys.length - this.#head;
+  }
+
   get(key: K): V | undefined {
     return this.#slots.get(key)?.value;
   }
@@ -41,10 +46,29 @@ export class BoundedMap<K, V> {
     this.#slots.set(key, slot);
     this.#keys.push(key);
     this.#order.push(slot);
+    // Deleted and replaced entries keep their place until makeRoom passes it, which it does not while
+    // the oldest entry is live: once they outnumber the live ones, keep only the live places.
+    if (this.#keys.length - this.#head > 2 * this.#slots.size + 1024) this.#compact();
   }
 
   delete(key: K): boolean {
     return this.#slots.delete(key);
+  }
+
+  #compact(): void {
+    const keys: K[] = [];
+    const order: Slot<V>[] = [];
+    for (let i = this.#head; i < this.#keys.length; i++) {
+      const key = this.#keys[i] as K;
+      const slot = this.#order[i] as Slot<V>;
+      if (this.#slots.get(key) === slot) {
+        keys.push(key);
+        order.push(slot);
+      }
+    }
+    this.#keys = keys;
+    this.#order = order;
+    this.#head = 0;
   }
 
   /** Makes room for one more entry: see {@link BoundedMap}. */

@@ -95,7 +95,7 @@ function fromUrl(url: string | undefined): Found {
 function lookup(container: unknown): Found {
   if (!container || typeof container !== 'object') return NOT_FOUND;
   // `relaystate[a]=x` under Express 5's simple parser: a nested form, never one plain string.
-  for (const key in container) if (isNested(key)) return { found: true, value: undefined };
+  for (const key of Object.keys(container)) if (isNested(key)) return { found: true, value: undefined };
   if (!Object.hasOwn(container, 'relaystate')) return NOT_FOUND;
   return { found: true, value: (container as Record<string, unknown>).relaystate };
 }

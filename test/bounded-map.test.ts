@@ -50,6 +50,24 @@ describe('BoundedMap', () => {
       expect(map.get('a')).to.equal(4);
     });
 
+    it('should hold on to no more than about twice its entries when entries are deleted behind a live oldest one', () => {
+      const map = new BoundedMap<string, number>();
+      map.set('oldest, still live', 1);
+      for (let i = 0; i < 100_000; i++) {
+        map.makeRoom(10, always);
+        map.set('retried', i);
+        map.delete('retried');
+      }
+      expect(map.size).to.equal(1);
+      expect(map.tracked).to.be.at.most(2 * map.size + 1025);
+      map.makeRoom(10, always);
+      map.set('next', 2);
+      expect(['oldest, still live', 'next'].filter((key) => map.has(key))).to.deep.equal([
+        'oldest, still live',
+        'next',
+      ]);
+    });
+
     it('should keep oldest-first order across many writes, holding exactly max entries', () => {
       const map = new BoundedMap<number, number>();
       for (let i = 0; i < 25_000; i++) {

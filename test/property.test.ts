@@ -393,6 +393,21 @@ describe('properties', () => {
       );
     });
 
+    it('should read only the own keys of a query, whatever another package put on Object.prototype', () => {
+      const proto = Object.prototype as Record<string, unknown>;
+      proto['relaystate[x]'] = 'polluted';
+      try {
+        const rs = 'A'.repeat(43);
+        expect(readRelayState({ query: { relaystate: rs }, url: `/cb?relaystate=${rs}` })).to.deep.equal({
+          kind: 'valid',
+          value: rs,
+        });
+        expect(readRelayState({ query: { foo: '1' }, url: '/cb?foo=1' })).to.deep.equal({ kind: 'absent' });
+      } finally {
+        delete proto['relaystate[x]'];
+      }
+    });
+
     it('should read the relaystate from the url when there is no parsed query', () => {
       fc.assert(
         fc.property(fc.stringMatching(RELAYSTATE), fc.string(), (rs, noise) => {
