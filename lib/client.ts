@@ -50,9 +50,7 @@ export class ItsMeClient {
     this.timeout = options.timeout ?? 10_000;
     this.maxResponseSize = options.maxResponseSize ?? 1024 * 1024;
     this.#transport = new Transport(`${this.baseURL}/v3/eid/itsme`, this.maxResponseSize, options.agent);
-    this.#results = new InFlightResults((id, timeout, signal, settled) =>
-      this.#fetchResult(id, timeout, signal, settled),
-    );
+    this.#results = new InFlightResults((id, timeout, signal) => this.#fetchResult(id, timeout, signal));
   }
 
   /**
@@ -87,7 +85,7 @@ export class ItsMeClient {
     signal: AbortSignal | undefined,
     context: ZignSecCallContext | undefined,
   ): Promise<StartResponse> {
-    return this.#call('POST', '', body, this.timeout, signal, context, undefined).then(({ status, json }) => {
+    return this.#call('POST', '', body, this.timeout, signal, context).then(({ status, json }) => {
       const errors = this.#errors(json.errors);
       if (!isOk(status)) throw httpError('start', status, errors);
       if (errors.length > 0) {
@@ -158,15 +156,10 @@ export class ItsMeClient {
     return toProfile(result);
   }
 
-  #fetchResult(
-    id: string,
-    timeout: number,
-    signal: AbortSignal | undefined,
-    settled: () => void,
-  ): Promise<ItsMeResult> {
-    if (!tracing()) return this.#result(id, timeout, signal, undefined, settled);
+  #fetchResult(id: string, timeout: number, signal: AbortSignal | undefined): Promise<ItsMeResult> {
+    if (!tracing()) return this.#result(id, timeout, signal, undefined);
     const context: ZignSecCallContext = { method: 'GET', path: '/v3/eid/itsme/{id}', sessionId: id };
-    return traced(context, () => this.#result(id, timeout, signal, context, settled));
+    return traced(context, () => this.#result(id, timeout, signal, context));
   }
 
   #result(
@@ -174,9 +167,8 @@ export class ItsMeClient {
     timeout: number,
     signal: AbortSignal | undefined,
     context: ZignSecCallContext | undefined,
-    settled: () => void,
   ): Promise<ItsMeResult> {
-    return this.#call('GET', `/${id}`, undefined, timeout, signal, context, settled).then(({ status, json, text }) => {
+    return this.#call('GET', `/${id}`, undefined, timeout, signal, context).then(({ status, json, text }) => {
       const errors = this.#errors(json.errors);
       if (!isOk(status)) throw httpError('result', status, errors);
       const failedWithoutId = (json.id === undefined || json.id === null) && errors.length > 0;
@@ -207,10 +199,7 @@ export class ItsMeClient {
     });
   }
 
-  /**
-   * One exchange and its JSON object. `settled` (when given) runs as soon as the exchange is over,
-   * before the answer is checked.
-   */
+  /** One exchange and its JSON object. */
   #call(
     method: 'GET' | 'POST',
     path: string,
@@ -218,20 +207,12 @@ export class ItsMeClient {
     timeout: number,
     signal: AbortSignal | undefined,
     context: ZignSecCallContext | undefined,
-    settled: (() => void) | undefined,
   ): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
     const what = method === 'POST' ? 'start' : 'result';
-    if (signal?.aborted) {
-      settled?.();
-      return Promise.reject(abortedError());
-    }
+    if (signal?.aborted) return Promise.reject(abortedError());
     return this.#transport.send(method, path, this.#apiKey, body, timeout, signal).then(
-      (response) => {
-        settled?.();
-        return this.#answer(response, what, context);
-      },
+      (response) => this.#answer(response, what, context),
       (err: unknown) => {
-        settled?.();
         if ((err as { code?: unknown }).code === 'ERR_RESPONSE_TOO_LARGE') {
           throw new ItsMeError(
             'ERR_ZIGNSEC_BAD_RESPONSE',

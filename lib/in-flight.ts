@@ -1,16 +1,8 @@
 import { ItsMeError } from './errors.js';
 import type { ItsMeResult } from './types.js';
 
-/**
- * Reads one result: the GET itself, with its own time limit and, when it can be cancelled, a signal.
- * It calls `settled` once, as soon as the exchange is over (before the answer is checked).
- */
-export type FetchResult = (
-  id: string,
-  timeout: number,
-  signal: AbortSignal | undefined,
-  settled: () => void,
-) => Promise<ItsMeResult>;
+/** Reads one result: the GET itself, with its own time limit and, when it can be cancelled, a signal. */
+export type FetchResult = (id: string, timeout: number, signal: AbortSignal | undefined) => Promise<ItsMeResult>;
 
 /** One shared `GET` for an id. */
 interface Entry {
@@ -59,18 +51,15 @@ export class InFlightResults {
     const controller = cancellable ? new AbortController() : undefined;
     const signal = controller?.signal;
     // A cancelled GET still in the map finishes before the next one starts: one request per id.
-    let entry: Entry | undefined;
-    let over = false;
-    const forget = (): void => {
-      over = true;
-      if (entry !== undefined && this.#entries.get(id) === entry) this.#entries.delete(id);
-    };
     const promise = previous
-      ? previous.promise.then(noop, noop).then(() => this.#fetch(id, timeout, signal, forget))
-      : this.#fetch(id, timeout, signal, forget);
-    entry = { promise, controller, waiters: 0, pinned: false, cancelled: false };
-    // Into the map once the GET is issued (a read from inside it starts its own), unless already over.
-    if (!over) this.#entries.set(id, entry);
+      ? previous.promise.then(noop, noop).then(() => this.#fetch(id, timeout, signal))
+      : this.#fetch(id, timeout, signal);
+    const entry: Entry = { promise, controller, waiters: 0, pinned: false, cancelled: false };
+    const forget = (): void => {
+      if (this.#entries.get(id) === entry) this.#entries.delete(id);
+    };
+    promise.then(forget, forget);
+    this.#entries.set(id, entry);
     return entry;
   }
 }

@@ -67,15 +67,6 @@ export interface SessionRelayStateStoreOptions {
  */
 type Entry = [digest: string, id: string, exp: number, language?: ItsMeLanguage];
 
-/**
- * The default store's `save` and `take` without their promise, under symbols so that no subclass
- * method can be called by mistake. The strategy uses them while `save`/`take` are the originals.
- * @internal
- */
-export const SAVE_NOW = Symbol('passport-itsme save now');
-/** @internal */
-export const TAKE_NOW = Symbol('passport-itsme take now');
-
 /** Most used and expired digests remembered by one store (in two generations of half as many). */
 const RECENT_MAX = 10_000;
 
@@ -145,11 +136,6 @@ export class SessionRelayStateStore implements RelayStateStore {
 
   /** Keeps the pending login in the session, under the relaystate's digest. */
   async save(req: ItsMeRequest, relayState: string, record: PendingLogin): Promise<void> {
-    this[SAVE_NOW](req, relayState, record);
-  }
-
-  /** {@link save} without the promise: what the strategy calls when `save` is not overridden. @internal */
-  [SAVE_NOW](req: ItsMeRequest, relayState: string, record: PendingLogin): void {
     const session = sessionAccess(req);
     const entries = this.#live(session.get(this.key), Date.now()).entries;
     const entry: Entry = [digestRelayState(relayState), record.sessionId, record.createdAt + this.ttl];
@@ -165,11 +151,6 @@ export class SessionRelayStateStore implements RelayStateStore {
   }
 
   async take(req: ItsMeRequest, relayState: string): Promise<PendingLogin | undefined> {
-    return this[TAKE_NOW](req, relayState);
-  }
-
-  /** {@link take} without the promise: what the strategy calls when `take` is not overridden. @internal */
-  [TAKE_NOW](req: ItsMeRequest, relayState: string): PendingLogin | undefined {
     const session = sessionAccess(req);
     const stored = session.get(this.key);
     if (stored === undefined) return undefined;

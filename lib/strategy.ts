@@ -20,7 +20,7 @@ import {
 import { type ItsMeRequest, PassportStrategy } from './passport-base.js';
 import { toProfile } from './profile.js';
 import { createRelayState, readRelayState } from './relaystate.js';
-import { type PendingLogin, type RelayStateStore, SAVE_NOW, SessionRelayStateStore, TAKE_NOW } from './store.js';
+import { type PendingLogin, type RelayStateStore, SessionRelayStateStore } from './store.js';
 import {
   checkLanguage,
   checkOptions,
@@ -35,9 +35,6 @@ import { LANGUAGES } from './types.js';
 import { callVerify } from './verify.js';
 
 const CONSUMED_MAX = 10_000;
-/** The default store's own methods, taken when this module loads: a later patch or spy is called. */
-const SESSION_SAVE = SessionRelayStateStore.prototype.save;
-const SESSION_TAKE = SessionRelayStateStore.prototype.take;
 const CONSUMED_TTL = 15 * 60_000;
 
 /**
@@ -128,10 +125,13 @@ export class ItsMeStrategy extends PassportStrategy {
       return;
     }
     const input = readRelayState(req);
-    if (input.kind === 'absent') void self.#start(login);
+    let work: Promise<void>;
+    if (input.kind === 'absent') work = self.#start(login);
     else if (input.kind === 'invalid') {
       self.#fail(login, 'invalid-callback', 400, { hint: `Invalid itsme callback: ${input.reason}.` });
-    } else void self.#complete(login, input.value);
+      return;
+    } else work = self.#complete(login, input.value);
+    work.catch((err: unknown) => self.#error(login, err));
   }
 
   /**
@@ -150,48 +150,21 @@ export class ItsMeStrategy extends PassportStrategy {
     return params;
   }
 
-  /** Starts a login; never rejects (a failure goes to `error`). */
   async #start(login: Login): Promise<void> {
-    try {
-      const { req, options, actions } = login;
-      // Without a session the login could never complete: say so before opening a ZignSec session.
-      await this.store.check?.(req);
-      const relayState = createRelayState();
-      const { id, redirectUrl } = await this.client.start(actions.startParams(req, options, relayState));
-      login.sessionId = id;
-      const language = options.language ?? this.language;
-      const record: PendingLogin = { sessionId: id, createdAt: Date.now() };
-      if (language) record.language = language;
-      const store = this.store;
-      if (store instanceof SessionRelayStateStore && store.save === SESSION_SAVE)
-        store[SAVE_NOW](req, relayState, record);
-      else await store.save(req, relayState, record);
-      if (loginStartChannel.hasSubscribers) loginStartChannel.publish({ strategy: actions.name, sessionId: id });
-      actions.redirect(redirectUrl);
-    } catch (err) {
-      // Passport's actions always run after authenticate returned, a synchronous throw's too.
-      await null;
-      this.#error(login, err);
-    }
+    const { req, options, actions } = login;
+    // Without a session the login could never complete: say so before opening a ZignSec session.
+    await this.store.check?.(req);
+    const relayState = createRelayState();
+    const { id, redirectUrl } = await this.client.start(actions.startParams(req, options, relayState));
+    login.sessionId = id;
+    const language = options.language ?? this.language;
+    await this.store.save(req, relayState, { sessionId: id, createdAt: Date.now(), ...(language && { language }) });
+    if (loginStartChannel.hasSubscribers) loginStartChannel.publish({ strategy: actions.name, sessionId: id });
+    actions.redirect(redirectUrl);
   }
 
-  /** Completes a login; never rejects (a failure goes to `error`). */
   async #complete(login: Login, relayState: string): Promise<void> {
-    try {
-      await this.#finish(login, relayState);
-    } catch (err) {
-      // Passport's actions always run after authenticate returned, a synchronous throw's too.
-      await null;
-      this.#error(login, err);
-    }
-  }
-
-  async #finish(login: Login, relayState: string): Promise<void> {
-    const store = this.store;
-    // Awaited even when the default store answers at once: Passport's actions always run after authenticate returned.
-    let pending = await (store instanceof SessionRelayStateStore && store.take === SESSION_TAKE
-      ? store[TAKE_NOW](login.req, relayState)
-      : store.take(login.req, relayState));
+    let pending = await this.store.take(login.req, relayState);
     // A custom store's record is checked like a ZignSec answer: its id goes into calls and events.
     if (pending && (typeof pending.sessionId !== 'string' || !SESSION_ID.test(pending.sessionId))) pending = undefined;
     if (!pending) {

@@ -32,14 +32,15 @@ function order(strategy: ItsMeStrategy, req: unknown): Promise<string[]> {
   });
 }
 
-// The default store answers without a promise, a verify that calls done at once gets no timer, and
-// reads of one id are shared: each of these fast paths must behave as the general path does.
+// What a shortcut on the hot path must keep (each of these broke once while one was tried): the
+// default store's methods as the app sees them, a read of an id from inside a tracing subscriber, a
+// verify answered at once, and Passport's actions after authenticate returned.
 describe('fast paths', () => {
   before(() => nock.disableNetConnect());
   afterEach(() => nock.cleanAll());
   after(() => nock.enableNetConnect());
 
-  describe('default store without a promise', () => {
+  describe('default store', () => {
     it('should still call a patch or spy on SessionRelayStateStore.prototype.take', async () => {
       const proto = SessionRelayStateStore.prototype;
       const { save, take } = proto;
