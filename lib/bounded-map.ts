@@ -55,6 +55,7 @@ export class BoundedMap<K, V> {
     return this.#slots.delete(key);
   }
 
+  /** Keeps only the places, from `#head` on, that are still their entry's own. */
   #compact(): void {
     const keys: K[] = [];
     const order: Slot<V>[] = [];
@@ -86,11 +87,7 @@ export class BoundedMap<K, V> {
       }
       head++;
     }
-    if (head > 1024 && head * 2 > keys.length) {
-      this.#keys = keys.slice(head);
-      this.#order = order.slice(head);
-      head = 0;
-    }
     this.#head = head;
+    if (head > 1024 && head * 2 > keys.length) this.#compact();
   }
 }
