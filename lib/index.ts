@@ -31,14 +31,8 @@ export type { ItsMeRequest, ItsMeUser, PassportStrategyBase } from './passport-b
 export { parseClaims, toProfile } from './profile.js';
 export type { ProxyAgentOptions } from './proxy.js';
 export { createProxyAgent } from './proxy.js';
-export type { RedisSeenStoreOptions, SeenKeyClient, SeenSetOptions } from './redis-seen-store.js';
-export { RedisSeenStore } from './redis-seen-store.js';
 export type { OneTimeKeyClient, RedisRelayStateStoreOptions } from './redis-store.js';
 export { RedisRelayStateStore } from './redis-store.js';
-export type { MemorySeenStoreOptions, SeenClaim, SeenStore } from './seen-store.js';
-export { MemorySeenStore } from './seen-store.js';
-export type { SignatureCheck, SignatureFormat, VerifySignatureOptions } from './signature.js';
-export { SIGNATURE_HEADER, signWebhook, verifyWebhookSignature } from './signature.js';
 export type { MissingLoginReason, PendingLogin, RelayStateStore, SessionRelayStateStoreOptions } from './store.js';
 export { SessionRelayStateStore } from './store.js';
 export { ItsMeStrategy, ItsMeStrategy as Strategy, ItsMeStrategy as default } from './strategy.js';
@@ -64,5 +58,12 @@ export type {
   ZignSecEnvironment,
   ZignSecIdentity,
 } from './types.js';
-export type { WebhookHandler, WebhookHandlerOptions, WebhookResultCallback } from './webhook.js';
-export { createWebhookHandler, keepRawBody } from './webhook.js';
+export { keepRawBody } from './webhook/body.js';
+export { createWebhookHandler } from './webhook/handler.js';
+export type { WebhookHandler, WebhookHandlerOptions, WebhookResultCallback } from './webhook/options.js';
+export type { RedisSeenStoreOptions, SeenKeyClient, SeenSetOptions } from './webhook/redis-seen-store.js';
+export { RedisSeenStore } from './webhook/redis-seen-store.js';
+export type { MemorySeenStoreOptions, SeenClaim, SeenStore } from './webhook/seen-store.js';
+export { MemorySeenStore } from './webhook/seen-store.js';
+export type { SignatureCheck, SignatureFormat, VerifySignatureOptions } from './webhook/signature.js';
+export { SIGNATURE_HEADER, signWebhook, verifyWebhookSignature } from './webhook/signature.js';

@@ -14,7 +14,7 @@ import {
   verifyWebhookSignature,
   type WebhookHandlerOptions,
 } from '../lib/index.js';
-import { ReadGuard } from '../lib/webhook-guard.js';
+import { ReadGuard } from '../lib/webhook/guard.js';
 import { type Listening, listen } from './support/http.js';
 import { sampleResult, ZignSecStub } from './support/zignsec-stub.js';
 

@@ -1,4 +1,4 @@
-import { BoundedMap } from './bounded-map.js';
+import { BoundedMap } from '../bounded-map.js';
 /**
  * Where the webhook receiver remembers which ZignSec sessions it has handled, so that `onResult` runs
  * once per session even though ZignSec delivers a webhook again until it sees a 2xx.

@@ -1,4 +1,4 @@
-import { BoundedMap } from './bounded-map.js';
+import { BoundedMap } from '../bounded-map.js';
 
 /** Options of {@link ReadGuard}. @internal */
 export interface ReadGuardOptions {
