@@ -22,8 +22,12 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Body> {
   const given = Buffer.isBuffer(r.rawBody) ? r.rawBody : Buffer.isBuffer(r.body) ? r.body : undefined;
   if (given) return Promise.resolve(given.length > limit ? tooLarge : { raw: given });
   if (r._body === true || r.readableEnded) {
-    if (typeof r.body === 'string') return Promise.resolve({ raw: Buffer.from(r.body) });
-    if (r.body !== undefined) return Promise.resolve({ parsed: r.body });
+    // Read by another parser, with its own limit: maxBodySize still holds.
+    if (Number(req.headers['content-length']) > limit) return Promise.resolve(tooLarge);
+    if (typeof r.body === 'string') {
+      return Promise.resolve(Buffer.byteLength(r.body) > limit ? tooLarge : { raw: Buffer.from(r.body) });
+    }
+    if (r.body !== undefined) return Promise.resolve(jsonSize(r.body) > limit ? tooLarge : { parsed: r.body });
     return Promise.resolve({
       fail: {
         status: 500,
@@ -77,4 +81,13 @@ export function sessionId(body: unknown): string | undefined {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
   const id = (body as { id?: unknown }).id;
   return typeof id === 'string' && SESSION_ID.test(id) ? id : undefined;
+}
+
+/** Bytes of `value` as JSON (a chunked body has no content-length); 0 when it does not serialise. */
+function jsonSize(value: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(value) ?? '');
+  } catch {
+    return 0;
+  }
 }

@@ -30,6 +30,10 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
   const settings = checkOptions(options);
   const { onResult, seenStore, seenTtl, maxBodySize, apiKey } = settings;
   const client = settings.client;
+  // A seen-store call that never settles must not hold its id (and every later delivery of it).
+  const storeTimeout = client.timeout;
+  // The claim outlives the longest read of the result, and leaves onResult its 2 minutes after it.
+  const claimTtl = CLAIM_TTL + Math.max(settings.pendingTimeout, client.timeout);
   const running = new Map<string, Promise<Outcome>>();
   const guard = new ReadGuard<Outcome>({ maxReadsPerMinute: settings.maxReadsPerMinute });
   const report = (error: unknown, req: IncomingMessage): void => {
@@ -75,7 +79,7 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
   async function handleOnce(id: string, req: IncomingMessage): Promise<Outcome> {
     let claim: string;
     try {
-      claim = await seenStore.claim(id, CLAIM_TTL);
+      claim = await within(seenStore.claim(id, claimTtl), storeTimeout, 'claim');
     } catch (err) {
       report(err, req);
       return { status: 503, body: { error: 'Webhook store unavailable' }, outcome: 'store-unavailable' };
@@ -108,8 +112,8 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
       else guard.forget(id);
     }
     try {
-      if (outcome.outcome === 'handled') await seenStore.complete(id, seenTtl);
-      else await seenStore.release(id);
+      if (outcome.outcome === 'handled') await within(seenStore.complete(id, seenTtl), storeTimeout, 'complete');
+      else await within(seenStore.release(id), storeTimeout, 'release');
     } catch (err) {
       report(err, req);
     }
@@ -145,17 +149,23 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
     }
     const remembered = guard.recall(id);
     if (remembered) return { answer: remembered, id };
-    const earlier = running.get(id);
-    if (earlier) {
+    // A delivery that arrives while its id is being handled waits for that. The answer stands, but
+    // for "not final yet": that read may have begun before the session finished (someone posted the
+    // id first), and a 202 would stop ZignSec delivering, so this delivery reads again.
+    let earlier = running.get(id);
+    while (earlier) {
       const first = await earlier;
-      return { answer: first.outcome === 'handled' ? duplicate(id) : first, id };
+      if (first.outcome === 'handled') return { answer: duplicate(id), id };
+      if (first.outcome !== 'pending') return { answer: first, id };
+      const next = running.get(id);
+      earlier = next === earlier ? undefined : next;
     }
     const current = handleOnce(id, req);
     running.set(id, current);
     try {
       return { answer: await current, id };
     } finally {
-      running.delete(id);
+      if (running.get(id) === current) running.delete(id);
     }
   }
 
@@ -176,4 +186,21 @@ function isUnknownSession(value: unknown): boolean {
   const { status, errors } = (value ?? {}) as { status?: number; errors?: { code: string }[] };
   if (value instanceof ItsMeError && status === 404) return true;
   return Array.isArray(errors) && errors.some((e) => e.code.toUpperCase() === 'SESSION_NOT_FOUND');
+}
+
+/** `value` as a promise that rejects when it has not settled within `ms`. */
+function within<T>(value: T | PromiseLike<T>, ms: number, method: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`seenStore.${method} did not settle within ${ms} ms`)), ms);
+    Promise.resolve(value).then(
+      (settled) => {
+        clearTimeout(timer);
+        resolve(settled);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
 }
