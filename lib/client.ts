@@ -1,6 +1,6 @@
 import { checkClientOptions, HOSTS, type ItsMeClientOptions, SESSION_ID } from './client-options.js';
 import type { ZignSecCallContext } from './diagnostics.js';
-import { ItsMeError, normalizeErrors, redact, sanitizeCause, type ZignSecErrorEntry } from './errors.js';
+import { holdsSecret, ItsMeError, normalizeErrors, redact, sanitizeCause, type ZignSecErrorEntry } from './errors.js';
 import { abortedError, InFlightResults } from './in-flight.js';
 import { JSON_LIMITS, withinLimits } from './json-limits.js';
 import { checkSignal, checkTimeout, type WaitForResultOptions, waitForResult } from './polling.js';
@@ -95,7 +95,8 @@ export class ItsMeClient {
         });
       }
       const id = json.id;
-      if (typeof id !== 'string' || !SESSION_ID.test(id)) {
+      // An id that echoes the key would carry it into the session, the events and the result's path.
+      if (typeof id !== 'string' || !SESSION_ID.test(id) || holdsSecret(id, this.#apiKey)) {
         throw new ItsMeError('ERR_ZIGNSEC_BAD_RESPONSE', 'ZignSec start response has no valid id', { status });
       }
       const redirectUrl = browserUrl(json.redirectUrl);
@@ -103,6 +104,13 @@ export class ItsMeClient {
         throw new ItsMeError('ERR_ZIGNSEC_BAD_RESPONSE', 'ZignSec start response has no valid redirectUrl', {
           status,
         });
+      }
+      if (holdsSecret(redirectUrl, this.#apiKey)) {
+        throw new ItsMeError(
+          'ERR_ZIGNSEC_BAD_RESPONSE',
+          'ZignSec start response has a redirectUrl that holds the API key: it is not sent to the browser',
+          { status },
+        );
       }
       return { id, redirectUrl };
     });

@@ -85,9 +85,36 @@ export function sanitizeCause(err: unknown, secret: string): Error {
   return clean;
 }
 
-/** @internal */
+/** `text` with every echo of `secret` (see {@link secretForms}) replaced by `[redacted]`. @internal */
 export function redact(text: string, secret: string): string {
-  return secret ? text.split(secret).join('[redacted]') : text;
+  if (!secret) return text;
+  let out = text;
+  for (const form of secretForms(secret)) out = out.split(form).join('[redacted]');
+  return out;
+}
+
+/** Whether `text` holds an echo of `secret` (see {@link secretForms}). @internal */
+export function holdsSecret(text: string, secret: string): boolean {
+  return secret !== '' && secretForms(secret).some((form) => text.includes(form));
+}
+
+/** The last key's forms: every start checks its answer against them. */
+let lastForms: { secret: string; forms: string[] } | undefined;
+
+/** The forms an echo of `secret` comes back in: as is, and percent-encoded in a URL or a form. */
+function secretForms(secret: string): string[] {
+  if (lastForms?.secret === secret) return lastForms.forms;
+  const forms = [secret];
+  const encoded = encodeURIComponent(secret);
+  if (encoded !== secret)
+    forms.push(
+      encoded,
+      encoded.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()),
+    );
+  const form = new URLSearchParams([['', secret]]).toString().slice(1);
+  if (!forms.includes(form)) forms.push(form);
+  lastForms = { secret, forms };
+  return forms;
 }
 
 /** Most entries kept of ZignSec's `errors` list, so no failure message or session grows with it. */

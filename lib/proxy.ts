@@ -116,6 +116,7 @@ class ProxyAgent extends https.Agent {
     const fail = (err: Error): void => {
       if (finished) return;
       finished = true;
+      clearTimeout(timer);
       connect.destroy();
       done(err, undefined as unknown as Duplex);
     };
@@ -129,7 +130,11 @@ class ProxyAgent extends https.Agent {
     });
     // Set here, not in the options above, which NODE_DEBUG=http prints.
     for (const [name, value] of Object.entries(proxy.headers)) connect.setHeader(name, value);
-    connect.setTimeout(proxy.timeout, () => fail(failure('the proxy did not open the tunnel in time', 'ETIMEDOUT')));
+    // A limit on the whole CONNECT exchange, not an idle timer: a proxy dribbling its answer trips it too.
+    const timer = setTimeout(
+      () => fail(failure('the proxy did not open the tunnel in time', 'ETIMEDOUT')),
+      proxy.timeout,
+    );
     connect.once('error', (err) => fail(failure(`the proxy could not be reached (${err.message})`, code(err))));
     // A CONNECT refused (407, 403, 502, ...) comes as a plain response, not as 'connect'.
     connect.once('response', (res) => {
@@ -142,7 +147,7 @@ class ProxyAgent extends https.Agent {
         return;
       }
       finished = true;
-      connect.setTimeout(0);
+      clearTimeout(timer);
       if (res.statusCode !== 200) {
         socket.destroy();
         done(

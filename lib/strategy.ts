@@ -193,7 +193,8 @@ export class ItsMeStrategy extends PassportStrategy {
     }
     if (result.errors.length > 0) {
       const { code, zignsecCode } = classifyErrors(result.errors);
-      this.#fail(login, code, 401, { zignsecCode });
+      // ZignSec's ALREADY_COLLECTED and SESSION_NOT_FOUND are the store's used and unknown logins: 403.
+      this.#fail(login, code, code === 'used-login' || code === 'unknown-login' ? 403 : 401, { zignsecCode });
       return;
     }
     let profile: ItsMeProfile;

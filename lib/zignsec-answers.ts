@@ -46,8 +46,21 @@ export function isOk(status: number): boolean {
   return status >= 200 && status <= 299;
 }
 
-/** ZignSec's codes for a message, at most 500 characters of them. @internal */
+/**
+ * ZignSec's codes for a message, at most 500 characters of them, control characters as spaces (an
+ * app logs the message: a CR/LF from ZignSec would forge a log line). @internal
+ */
 export function codes(errors: { code: string; description?: string }[]): string {
   const text = errors.map((e) => (e.description ? `${e.code} (${e.description})` : e.code)).join(', ');
-  return text.length > 500 ? `${text.slice(0, 500)}...` : text;
+  const cut = text.length > 500 ? `${text.slice(0, 500)}...` : text;
+  return hasControl(cut) ? withoutControl(cut) : cut;
+}
+
+function withoutControl(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    out += code < 0x20 || (code >= 0x7f && code <= 0x9f) ? ' ' : text[i];
+  }
+  return out;
 }

@@ -214,6 +214,20 @@ describe('callback', () => {
       expect((outcome.challenge as { message: string }).message).to.match(/unknown, was already used or has expired/);
     });
 
+    for (const [zignsecCode, failure] of [
+      ['ALREADY_COLLECTED', 'used-login'],
+      ['SESSION_NOT_FOUND', 'unknown-login'],
+    ] as const) {
+      it(`should fail ZignSec's ${zignsecCode} as ${failure} with 403, as the store's ${failure} is`, async () => {
+        const { strategy } = harness();
+        const { req } = await returning(strategy);
+        results([200, { ...pending, errors: [{ code: zignsecCode }] }]);
+        const outcome = expectKind(await runStrategy(strategy, req), 'fail');
+        expect(outcome.challenge).to.include({ code: failure, zignsecCode });
+        expect(outcome.status).to.equal(403);
+      });
+    }
+
     it('should fail after pendingTimeout when the result stays pending', async () => {
       const { strategy, profiles } = harness({ pendingTimeout: 700 });
       const { req } = await returning(strategy);

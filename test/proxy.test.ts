@@ -406,6 +406,48 @@ describe('corporate networks', function () {
     });
   });
 
+  describe('a proxy that answers slowly', () => {
+    it('should give up on a proxy that dribbles its CONNECT answer once proxyTimeout has passed, and close that connection', async () => {
+      const guard = guardProcess();
+      const open = new Set<net.Socket>();
+      const proxy = net.createServer((socket) => {
+        open.add(socket);
+        socket.on('error', () => {});
+        socket.on('close', () => open.delete(socket));
+        socket.once('data', () => {
+          // One byte of the answer's headers every 100 ms, never the blank line that ends them.
+          const text = 'HTTP/1.1 200 Connection established\r\nX-Slow: ';
+          let i = 0;
+          const timer = setInterval(() => socket.write(i < text.length ? (text[i++] as string) : 'a'), 100);
+          socket.on('close', () => clearInterval(timer));
+        });
+      });
+      proxy.listen(0, '127.0.0.1');
+      await once(proxy, 'listening');
+      const agent = createProxyAgent({
+        proxy: `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`,
+        proxyTimeout: 300,
+      });
+      const client = new ItsMeClient({ apiKey: API_KEY, baseURL: 'https://127.0.0.1:9', agent, timeout: 4000 });
+      try {
+        const error = await rejection(client.start());
+        // proxyTimeout (300 ms) ended it, not the call's own 4 s limit.
+        expect(error.code).to.equal('ERR_ZIGNSEC_TIMEOUT');
+        expect((error.cause as Error).message).to.equal('the proxy did not open the tunnel in time');
+        // The proxy sees the tunnel's connection close (within 2 s), rather than kept dribbling.
+        const closed = [...open].map((socket) => once(socket, 'close'));
+        await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, 2000))]);
+        expect(open.size, 'connections to the proxy still open after the call failed').to.equal(0);
+        await guard.assertClean();
+      } finally {
+        guard.dispose();
+        for (const socket of open) socket.destroy();
+        agent.destroy();
+        await new Promise((resolve) => proxy.close(resolve));
+      }
+    });
+  });
+
   describe('options', () => {
     it('should refuse an agent that turns certificate checks off, pointing at the ca option', () => {
       expect(

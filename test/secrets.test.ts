@@ -1,14 +1,16 @@
 import { randomBytes } from 'node:crypto';
+import diagnostics_channel from 'node:diagnostics_channel';
 import { inspect } from 'node:util';
 import { expect } from 'chai';
 import type { Request } from 'express';
 import got, { RequestError } from 'got';
 import nock from 'nock';
-import { ItsMeClient, ItsMeError, ItsMeStrategy, type ItsMeStrategyOptions } from '../lib/index.js';
-import { type Listening, listen } from './support/http.js';
+import { CHANNELS, ItsMeClient, ItsMeError, ItsMeStrategy, type ItsMeStrategyOptions } from '../lib/index.js';
+import { realNetwork, startGuardedApp } from './support/guards.js';
+import { browse, CookieJar, type Listening, listen } from './support/http.js';
 import { findSecret, renderings } from './support/secret-scan.js';
 import { expectKind, fakeRequest, type Outcome, runStrategy } from './support/strategy-run.js';
-import { sampleResult } from './support/zignsec-stub.js';
+import { sampleResult, ZignSecStub } from './support/zignsec-stub.js';
 
 const KEY = 'zs-SECRET-7d2f9a41c3b8e6f0';
 const BASE = 'https://zignsec.secrets.test';
@@ -216,6 +218,84 @@ describe('secrets', () => {
       nock(BASE).get(`/v3/eid/itsme/${SESSION_ID}`).reply(200, sampleResult('ffffffff-0000-1111-2222-333333333333'));
       const error = assertCleanError(await runStrategy(s, await wayBack(s)));
       expect(error.code).to.equal('ERR_ITSME_ID_MISMATCH');
+    });
+  });
+
+  describe('echoes of the key in what ZignSec answers', () => {
+    it('should not send the browser to a redirectUrl that holds the API key', async () => {
+      nock(BASE)
+        .post('/v3/eid/itsme')
+        .reply(200, { id: SESSION_ID, redirectUrl: `https://itsme.example/authorize?token=${KEY}`, errors: [] });
+      const error = assertCleanError(await runStrategy(strategy(), fakeRequest()));
+      expect(error.code).to.equal('ERR_ZIGNSEC_BAD_RESPONSE');
+      expect(error.message).to.match(/redirectUrl that holds the API key/);
+    });
+
+    it('should not answer a real browser with a Location header that holds the API key', async () => {
+      const restore = realNetwork();
+      const stub = await new ZignSecStub(KEY).start();
+      stub.startReply = () => ({
+        body: { id: SESSION_ID, redirectUrl: `${stub.url}/itsme/authorize?access_token=${KEY}`, errors: [] },
+      });
+      const app = await startGuardedApp({ strategy: { apiKey: KEY, baseURL: stub.url } });
+      try {
+        const res = await browse(`${app.url}/login`, new CookieJar());
+        expect(res.status).to.equal(500);
+        expect(`${res.location ?? ''}\n${res.body}`, 'what the browser got').to.not.include(KEY);
+      } finally {
+        await app.close();
+        await stub.close();
+        restore();
+      }
+    });
+
+    it('should keep the API key out of the login:start event and the session when ZignSec echoes it as the id', async () => {
+      const events: unknown[] = [];
+      const onStart = (message: unknown) => events.push(message);
+      diagnostics_channel.subscribe(CHANNELS.loginStart, onStart);
+      try {
+        nock(BASE).post('/v3/eid/itsme').reply(200, { id: KEY, redirectUrl: 'https://itsme.example/a', errors: [] });
+        const session: Record<string, unknown> = {};
+        const error = assertCleanError(await runStrategy(strategy(), fakeRequest({ session })));
+        expect(error.message).to.match(/no valid id/);
+        expect(events, 'login:start payloads').to.deep.equal([]);
+        expect(JSON.stringify(session), 'session (readable by the browser with cookie-session)').to.not.include(KEY);
+      } finally {
+        diagnostics_channel.unsubscribe(CHANNELS.loginStart, onStart);
+      }
+    });
+
+    it('should keep a percent-encoded echo of the API key (a URL in an error description) out of the error', async () => {
+      // A base64-style key: '/', '+' and '=' are what URL encoding changes.
+      const key = 'zs/SECRET+7d2f9a41c3b8e6f0==';
+      for (const echo of [encodeURIComponent(key), new URLSearchParams({ token: key }).toString().slice(6)]) {
+        nock(BASE)
+          .post('/v3/eid/itsme')
+          .reply(401, {
+            errors: [
+              { code: 'UNAUTHORIZED', description: `Unknown token, see https://portal.example/keys?token=${echo}` },
+            ],
+          });
+        const { error } = expectKind(await runStrategy(strategy({ apiKey: key }), fakeRequest()), 'error');
+        expect(error.message).to.include('[redacted]');
+        expect(decodeURIComponent(error.message), 'message, URL-decoded').to.not.include(key);
+        expect(decodeURIComponent(JSON.stringify((error as ItsMeError).errors))).to.not.include(key);
+      }
+    });
+  });
+
+  describe('log lines', () => {
+    it("should keep CR/LF from ZignSec's errors out of the ItsMeError message that apps log", async () => {
+      const s = strategy();
+      nock(BASE)
+        .get(`/v3/eid/itsme/${SESSION_ID}`)
+        .reply(404, {
+          errors: [{ code: 'SESSION_NOT_FOUND', description: 'gone\r\n2030-01-01T00:00:00Z INFO admin logged in' }],
+        });
+      const { error } = expectKind(await runStrategy(s, await wayBack(s)), 'error');
+      expect(error.message).to.include('SESSION_NOT_FOUND (gone  2030-01-01T00:00:00Z INFO admin logged in)');
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is looked for
+      expect(error.message).to.not.match(/[\u0000-\u001f\u007f-\u009f]/);
     });
   });
 
