@@ -11,6 +11,7 @@ import {
   type SeenKeyClient,
   type SeenSetOptions,
   type SeenStore,
+  type WebhookHandlerOptions,
 } from '../lib/index.js';
 import { type Listening, listen } from './support/http.js';
 import { sampleResult } from './support/zignsec-stub.js';
@@ -86,6 +87,16 @@ describe('webhook deliveries', () => {
     return s;
   };
 
+  /** A webhook handler reading from `apiUrl` with `options`, and what its onResult got. */
+  const receiver = (apiUrl: string, options: Partial<WebhookHandlerOptions> = {}) => {
+    const delivered: ItsMeResult[] = [];
+    const onResult = (result: ItsMeResult) => {
+      delivered.push(result);
+    };
+    const handler = createWebhookHandler({ apiKey: API_KEY, baseURL: apiUrl, onResult, onError: () => {}, ...options });
+    return { handler, delivered };
+  };
+
   beforeEach(() => {
     unhandled.length = 0;
     process.on('unhandledRejection', onUnhandled);
@@ -110,23 +121,12 @@ describe('webhook deliveries', () => {
             : { body: finished ? sampleResult(id) : { id, state: 'Pending', errors: [] } },
         ),
       );
-      const delivered: ItsMeResult[] = [];
-      const receiver = track(
-        await listen(
-          createWebhookHandler({
-            apiKey: API_KEY,
-            baseURL: api.url,
-            onResult: (result) => {
-              delivered.push(result);
-            },
-            onError: () => {},
-          }),
-        ),
-      );
-      const attacker = post(receiver.url, { id });
+      const { handler, delivered } = receiver(api.url);
+      const server = track(await listen(handler));
+      const attacker = post(server.url, { id });
       await sleep(100);
       finished = true; // the session is over; ZignSec now delivers its webhook
-      const real = await post(receiver.url, sampleResult(id));
+      const real = await post(server.url, sampleResult(id));
       expect((await attacker).status).to.equal(202);
       // Either onResult ran for the real delivery, or the delivery got a non-2xx that ZignSec retries.
       // A 2xx without onResult means ZignSec stops delivering and the result is lost.
@@ -151,23 +151,10 @@ describe('webhook deliveries', () => {
         complete: (key, ttl) => memory.complete(key, ttl),
         release: (key) => memory.release(key),
       };
-      const delivered: ItsMeResult[] = [];
-      const receiver = track(
-        await listen(
-          createWebhookHandler({
-            apiKey: API_KEY,
-            baseURL: api.url,
-            timeout: 1000,
-            seenStore,
-            onResult: (result) => {
-              delivered.push(result);
-            },
-            onError: () => {},
-          }),
-        ),
-      );
+      const { handler, delivered } = receiver(api.url, { timeout: 1000, seenStore });
+      const server = track(await listen(handler));
       // ZignSec's first delivery: no answer; ZignSec gives up on it after its own time limit.
-      const first = await post(receiver.url, sampleResult(id), AbortSignal.timeout(500)).then(
+      const first = await post(server.url, sampleResult(id), AbortSignal.timeout(500)).then(
         (reply) => reply.status,
         (err: Error) => err.name,
       );
@@ -176,52 +163,40 @@ describe('webhook deliveries', () => {
       // delivery's answer once the store call has run out of time (503, which ZignSec retries).
       const answer = (reply: Reply) => reply.status;
       const late = (err: Error) => `no answer in 3 s (${err.name})`;
-      const retry = await post(receiver.url, sampleResult(id), AbortSignal.timeout(3000)).then(answer, late);
+      const retry = await post(server.url, sampleResult(id), AbortSignal.timeout(3000)).then(answer, late);
       expect(retry, 'the retry waits on the first, hung claim').to.equal(503);
       // The next retry, with the store working, is handled.
-      const next = await post(receiver.url, sampleResult(id), AbortSignal.timeout(3000)).then(answer, late);
+      const next = await post(server.url, sampleResult(id), AbortSignal.timeout(3000)).then(answer, late);
       expect(next).to.equal(200);
       expect(delivered).to.have.length(1);
     });
   });
 
   describe('a body read by another parser', () => {
-    it('should answer 413 for a body over maxBodySize behind express.json() with a larger limit', async () => {
-      const id = 'big-body-session';
+    /** A receiver with `maxBodySize: 1024` behind `parser` (which allows 1 MB), and its ZignSec. */
+    async function behind(parser: express.RequestHandler, id: string) {
       const api = track(await zignsec(() => ({ body: sampleResult(id) })));
       const app = express();
-      app.use(express.json({ limit: '1mb' }));
-      const delivered: ItsMeResult[] = [];
-      app.post(
-        '/webhooks/zignsec',
-        createWebhookHandler({
-          apiKey: API_KEY,
-          baseURL: api.url,
-          maxBodySize: 1024,
-          onResult: (result) => {
-            delivered.push(result);
-          },
-          onError: () => {},
-        }),
-      );
-      const receiver = track(await listen(app));
+      app.use(parser);
+      const { handler, delivered } = receiver(api.url, { maxBodySize: 1024 });
+      app.post('/webhooks/zignsec', handler);
+      const server = track(await listen(app));
+      return { api, delivered, url: `${server.url}/webhooks/zignsec` };
+    }
+
+    it('should answer 413 for a body over maxBodySize behind express.json() with a larger limit', async () => {
+      const id = 'big-body-session';
+      const { api, url } = await behind(express.json({ limit: '1mb' }), id);
       const body = { id, padding: 'x'.repeat(64 * 1024) }; // 64 KiB, maxBodySize is 1 KiB
-      const reply = await post(`${receiver.url}/webhooks/zignsec`, body);
+      const reply = await post(url, body);
       expect({ status: reply.status, zignsecReads: api.gets.length }).to.deep.equal({ status: 413, zignsecReads: 0 });
     });
 
     it('should answer 413 for a chunked body over maxBodySize (no content-length) behind express.json()', async () => {
       const id = 'chunked-body-session';
-      const api = track(await zignsec(() => ({ body: sampleResult(id) })));
-      const app = express();
-      app.use(express.json({ limit: '1mb' }));
-      app.post(
-        '/webhooks/zignsec',
-        createWebhookHandler({ apiKey: API_KEY, baseURL: api.url, maxBodySize: 1024, onResult: () => {} }),
-      );
-      const receiver = track(await listen(app));
+      const { api, url } = await behind(express.json({ limit: '1mb' }), id);
       const text = JSON.stringify({ id, padding: 'x'.repeat(8192) });
-      const response = await fetch(`${receiver.url}/webhooks/zignsec`, {
+      const response = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: new Blob([text]).stream(),
@@ -235,26 +210,10 @@ describe('webhook deliveries', () => {
 
     it('should answer 413 for a body over maxBodySize behind express.text(), and handle one within it', async () => {
       const id = 'text-body-session';
-      const api = track(await zignsec(() => ({ body: sampleResult(id) })));
-      const app = express();
-      app.use(express.text({ type: '*/*', limit: '1mb' }));
-      const delivered: ItsMeResult[] = [];
-      app.post(
-        '/webhooks/zignsec',
-        createWebhookHandler({
-          apiKey: API_KEY,
-          baseURL: api.url,
-          maxBodySize: 1024,
-          onResult: (result) => {
-            delivered.push(result);
-          },
-          onError: () => {},
-        }),
-      );
-      const receiver = track(await listen(app));
-      const big = await post(`${receiver.url}/webhooks/zignsec`, { id, padding: 'x'.repeat(4096) });
+      const { api, delivered, url } = await behind(express.text({ type: '*/*', limit: '1mb' }), id);
+      const big = await post(url, { id, padding: 'x'.repeat(4096) });
       expect({ status: big.status, zignsecReads: api.gets.length }).to.deep.equal({ status: 413, zignsecReads: 0 });
-      const small = await post(`${receiver.url}/webhooks/zignsec`, { id });
+      const small = await post(url, { id });
       expect({ status: small.status, delivered: delivered.length }).to.deep.equal({ status: 200, delivered: 1 });
     });
   });
