@@ -75,6 +75,8 @@ export function mobileApi(options: MobileApiOptions): Router {
   const checkInterval = options.checkInterval ?? 1000;
   const logins = new Map<string, AppLogin>();
   const tokens = new Map<string, AppToken>();
+  /** The device keys of starts waiting for ZignSec's answer, so concurrent starts count too. */
+  const starting: Buffer[] = [];
   const router = express.Router();
   router.use('/api/app', (_req, res, next) => {
     res.set('cache-control', 'no-store');
@@ -90,11 +92,16 @@ export function mobileApi(options: MobileApiOptions): Router {
       refuse(res, 400, 'bad_language', 'language must be en, fr, nl or de.');
       return;
     }
-    const mine = [...logins.values()].filter((l) => !l.collected && l.outcome === 'pending' && same(l.device, device));
-    if (mine.length >= MAX_PER_DEVICE) {
+    const at0 = now();
+    const inProgress = (l: AppLogin) => !l.collected && l.outcome === 'pending' && l.expiresAt > at0;
+    const mine =
+      [...logins.values()].filter((l) => inProgress(l) && same(l.device, device)).length +
+      starting.filter((d) => same(d, device)).length;
+    if (mine >= MAX_PER_DEVICE) {
       refuse(res, 429, 'too_many_logins', 'Too many logins in progress for this app. Finish or wait for one.');
       return;
     }
+    starting.push(device);
     try {
       const target = `${options.origin}/app/return`;
       const started = await options.client.start({
@@ -121,6 +128,8 @@ export function mobileApi(options: MobileApiOptions): Router {
       });
     } catch (err) {
       unavailable(res, err);
+    } finally {
+      starting.splice(starting.indexOf(device), 1);
     }
   });
 
@@ -155,6 +164,11 @@ export function mobileApi(options: MobileApiOptions): Router {
       res.json({ status: 'pending' });
       return;
     }
+    // Another poll of this login may have handed out its token while this one waited for ZignSec.
+    if (login.collected) {
+      refuse(res, 410, 'used', 'This login has already handed out its token. Start a new one.');
+      return;
+    }
     if (login.outcome === 'approved' && login.user) {
       login.collected = true;
       const token = randomBytes(32).toString('base64url');
@@ -181,6 +195,16 @@ export function mobileApi(options: MobileApiOptions): Router {
     const found = tokenOf(req);
     if (found) tokens.delete(found.token);
     res.status(204).end();
+  });
+
+  // A body the JSON parser refused (not JSON, over 2 KB) is refused in JSON too, not with the site's HTML page.
+  router.use('/api/app', (err: unknown, _req: Request, res: Response, next: (err?: unknown) => void) => {
+    const status = (err as { status?: unknown; type?: unknown })?.status;
+    if (typeof status !== 'number' || status < 400 || status > 499) {
+      next(err);
+      return;
+    }
+    refuse(res, status, 'bad_body', 'The body must be a JSON object of at most 2 KB.');
   });
 
   function tokenOf(req: Request): { token: string; entry: AppToken } | undefined {

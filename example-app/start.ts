@@ -65,8 +65,17 @@ export async function startExampleApp(config: ExampleConfig, options: StartOptio
     canonicalHost: config.publicUrl === undefined,
     ...options.app,
     publicUrl: url,
-    // The embedded simulator posts its webhook to the address the app listens on.
-    itsme: { ...itsme, ...(simulator ? { webhookURL: `${listening}/webhooks/zignsec` } : {}), ...options.app?.itsme },
+    // The embedded simulator posts its webhook to the address the app listens on; ZignSec (or a
+    // standalone simulator) to PUBLIC_URL, when the app has one it can be reached at.
+    itsme: {
+      ...itsme,
+      ...(simulator
+        ? { webhookURL: `${listening}/webhooks/zignsec` }
+        : config.publicUrl
+          ? { webhookURL: `${config.publicUrl}/webhooks/zignsec` }
+          : {}),
+      ...options.app?.itsme,
+    },
     sessionSecret: config.sessionSecret,
     trustProxy: config.trustProxy,
     simulated: simulator !== undefined,

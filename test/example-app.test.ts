@@ -169,6 +169,27 @@ describe('example app', () => {
   });
 
   describe('webhook', () => {
+    it('should ask ZignSec for its webhook at PUBLIC_URL outside simulator mode, and not without one', async () => {
+      const sim = await startSimulator({ apiKey: KEY });
+      try {
+        const zignsec = { mode: 'zignsec', apiKey: KEY, environment: 'test', baseURL: sim.url } as const;
+        const published = await startExampleApp(config({ zignsec, publicUrl: 'https://bank.example' }), {
+          app: { log: () => {}, canonicalHost: false },
+        });
+        extra.push(published);
+        const start = await browse(`${published.listening}/auth/itsme`, new CookieJar());
+        expect(start.status, start.body).to.equal(302);
+        expect(sim.lastSession()?.request.webhook).to.equal('https://bank.example/webhooks/zignsec');
+        // Without PUBLIC_URL the app has no address ZignSec can reach: no webhook is asked for.
+        const local = await startAgainst(sim);
+        extra.push(local);
+        expect((await browse(`${local.url}/auth/itsme`, new CookieJar())).status).to.equal(302);
+        expect(sim.lastSession()?.request).to.not.have.property('webhook');
+      } finally {
+        await sim.close();
+      }
+    });
+
     it("should receive the simulator's signed webhook and show the result read back from ZignSec", async () => {
       const embedded = await startExampleApp(config(), onLoopback);
       extra.push(embedded);

@@ -183,6 +183,65 @@ describe('mobile-app demo', () => {
       expect((await call(app, 'GET', `/api/app/logins/${id}`)).json).to.deep.equal({ status: 'pending' });
     });
 
+    it('should not count logins past their expiry as in progress', async () => {
+      const device = 'device-key-of-a-phone-that-gave-up-0123';
+      for (let i = 0; i < 5; i++) {
+        expect((await call(app, 'POST', '/api/app/logins', { device, body: {} })).status).to.equal(201);
+      }
+      expect((await call(app, 'POST', '/api/app/logins', { device, body: {} })).status).to.equal(429);
+      // The person gave up on all five ("Stop waiting" on /app tells the server nothing).
+      offset += 61_000;
+      try {
+        const next = await call(app, 'POST', '/api/app/logins', { device, body: {} });
+        expect(next.status, JSON.stringify(next.json)).to.equal(201);
+      } finally {
+        offset -= 61_000;
+      }
+    });
+
+    it('should not let one device start more than five logins by sending them at once', async () => {
+      const device = 'device-key-of-a-hasty-phone-0123456789';
+      const before = sim.sessionCount;
+      sim.failNext('start', { delay: 200 }, { times: 10 }); // ZignSec takes 200 ms to answer a start
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () => call(app, 'POST', '/api/app/logins', { device, body: {} })),
+      );
+      expect(answers.map((a) => a.status).sort()).to.deep.equal([201, 201, 201, 201, 201, 429, 429, 429, 429, 429]);
+      expect(sim.sessionCount - before, 'ZignSec sessions opened').to.equal(5);
+    });
+
+    it('should hand out the app token once even when two polls of one approved login overlap', async () => {
+      const device = 'device-key-of-a-phone-with-two-tabs-01';
+      const started = await call(app, 'POST', '/api/app/logins', { device, body: {} });
+      const { id, redirectUrl } = started.json as { id: string; redirectUrl: string };
+      await answerItsMePage(redirectUrl, new CookieJar(), { action: 'approve', persona: 'anneleen' });
+      // ZignSec answers slowly: both polls (two tabs of /app, or a retry) wait on it.
+      sim.failNext('result', { delay: 300 }, { sessionId: id, times: 2 });
+      const first = call(app, 'GET', `/api/app/logins/${id}`, { device });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const second = call(app, 'GET', `/api/app/logins/${id}`, { device });
+      const answers = await Promise.all([first, second]);
+      expect(answers.map((a) => a.status).sort()).to.deep.equal([200, 410]);
+      expect(answers.filter((a) => typeof a.json.token === 'string')).to.have.length(1);
+    });
+
+    it('should refuse a body that is not JSON, or too large, in JSON', async () => {
+      for (const body of ['{"language":', JSON.stringify({ language: 'x'.repeat(4096) })]) {
+        const response = await fetch(`${app.url}/api/app/logins`, {
+          method: 'POST',
+          headers: { accept: 'application/json', 'content-type': 'application/json', 'x-device-key': DEVICE },
+          body,
+        });
+        expect(response.headers.get('content-type') ?? '').to.match(/^application\/json/);
+        const json = (await response.json()) as Record<string, unknown>;
+        expect({ status: response.status, code: json.code }).to.deep.equal({
+          status: body.length > 2048 ? 413 : 400,
+          code: 'bad_body',
+        });
+        expect(json.message).to.be.a('string');
+      }
+    });
+
     it('should serve the universal-link return page with an "open the app" button and no personal data', async () => {
       const page = await fetch(`${app.url}/app/return?relaystate=abc`);
       expect(page.status).to.equal(200);

@@ -3,7 +3,7 @@ import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import { expect } from 'chai';
-import { ItsMeClient, ItsMeError, toProfile } from '../lib/index.js';
+import { ItsMeClient, ItsMeError, toProfile, verifyWebhookSignature } from '../lib/index.js';
 import {
   DEFAULT_PERSONAS,
   type ItsMeSimulator,
@@ -237,6 +237,23 @@ describe('simulator', () => {
   });
 
   describe('itsme screen', () => {
+    it('should post its form back through the path of a publicUrl (a reverse proxy with a prefix)', async () => {
+      const prefixed = await simulator({ publicUrl: 'http://127.0.0.1:1/zignsec-sim' });
+      // The proxy strips /zignsec-sim: call the simulator the way the proxy would.
+      const direct = `http://127.0.0.1:${prefixed.port}`;
+      const started = await fetch(`${direct}/v3/eid/itsme`, {
+        method: 'POST',
+        headers: { authorization: KEY, 'content-type': 'application/json' },
+        body: JSON.stringify({ target: TARGET }),
+      });
+      const { id, redirectUrl: url } = (await started.json()) as { id: string; redirectUrl: string };
+      expect(url).to.equal(`http://127.0.0.1:1/zignsec-sim/itsme/authorize/${id}`);
+      const page = await browse(`${direct}/itsme/authorize/${id}`, new CookieJar());
+      const action = /<form method="post" action="([^"]+)"/.exec(page.body)?.[1] ?? '';
+      // Resolved against the page's public address, the form posts back through the prefix.
+      expect(new URL(action, url).pathname).to.equal(`/zignsec-sim/itsme/authorize/${id}`);
+    });
+
     it("should show the persons and the buttons in the session's language", async () => {
       const expected = { nl: 'Bevestigen', fr: 'Confirmer', de: 'Bestätigen', en: 'Confirm' } as const;
       for (const [language, approve] of Object.entries(expected)) {
@@ -408,6 +425,28 @@ describe('simulator', () => {
         const [, t, v1] = match as RegExpExecArray;
         expect(v1).to.equal(createHmac('sha256', 'whsec').update(`${t}.${call.body}`).digest('hex'));
         expect(JSON.parse(call.body).errors[0].code).to.equal('USER_CANCEL');
+      } finally {
+        await hook.close();
+      }
+    });
+
+    it('should sign a timestamped webhook with the real time, not the test clock, so receivers accept it', async () => {
+      const hook = await receiver();
+      let now = Date.now();
+      const timed = await simulator({
+        clock: () => now,
+        webhookSignature: 'timestamped',
+        webhookSecret: 'whsec',
+        webhookRetries: 0,
+      });
+      try {
+        const { id } = await start(timed, { webhook: hook.url });
+        now += 11 * 60_000; // the documented way to test expiry: move the clock past sessionTtl
+        expect(timed.session(id)?.status).to.equal('expired');
+        await timed.webhooksIdle();
+        const call = hook.calls[0] as (typeof hook.calls)[0];
+        const check = verifyWebhookSignature(call.headers['x-zignsec-hmac-sha256'], Buffer.from(call.body), 'whsec');
+        expect(check).to.deep.equal({ ok: true, format: 'timestamped' });
       } finally {
         await hook.close();
       }

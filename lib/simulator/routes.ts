@@ -106,7 +106,8 @@ async function page(engine: SimulatorEngine, req: IncomingMessage, res: ServerRe
       status,
       authorizePage({
         lang,
-        action: `/itsme/authorize/${session.id}`,
+        // Relative to the page, so that it posts back through a `publicUrl` with a path prefix.
+        action: encodeURIComponent(session.id),
         token: session.token,
         target,
         personas: engine.personas,

@@ -94,7 +94,8 @@ export class WebhookSender {
           headers: {
             'content-type': 'application/json',
             'user-agent': 'passport-itsme-simulator',
-            'x-zignsec-hmac-sha256': signature(body, key, format, clock()),
+            // The real time, not `clock`: a receiver checks `t` against its own clock.
+            'x-zignsec-hmac-sha256': signature(body, key, format, Date.now()),
           },
           body,
           signal: AbortSignal.any([signal, AbortSignal.timeout(timeout)]),
