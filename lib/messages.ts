@@ -262,13 +262,14 @@ export function checkMessages(owner: string, messages: unknown): void {
     if (!FAILURE_CODES.includes(code as ItsMeFailureCode)) {
       throw new TypeError(`${owner} messages option has an unknown failure code ${JSON.stringify(code)}`);
     }
-    if (typeof value === 'string' || typeof value === 'function') continue;
+    // `undefined`, as the types allow, keeps the built-in text (of that code, or of that language).
+    if (value === undefined || typeof value === 'string' || typeof value === 'function') continue;
     const valid =
       value &&
       typeof value === 'object' &&
       !Array.isArray(value) &&
       Object.entries(value).every(
-        ([lang, text]) => LANGUAGES.includes(lang as ItsMeLanguage) && typeof text === 'string',
+        ([lang, text]) => LANGUAGES.includes(lang as ItsMeLanguage) && (text === undefined || typeof text === 'string'),
       );
     if (!valid) {
       throw new TypeError(

@@ -1,12 +1,15 @@
 import type { ItsMeRequest } from './passport-base.js';
 import { digestRelayState } from './relaystate.js';
 import {
+  checkStoreOptions,
+  MISSING_LANGUAGE,
   type MissingLoginReason,
   type PendingLogin,
   type RelayStateStore,
   SessionRelayStateStore,
   type SessionRelayStateStoreOptions,
 } from './store.js';
+import type { ItsMeLanguage } from './types.js';
 
 /**
  * The two Redis commands {@link RedisRelayStateStore} uses. A node-redis (v4, v5) client fits as is.
@@ -58,6 +61,7 @@ export class RedisRelayStateStore implements RelayStateStore {
       throw new TypeError('RedisRelayStateStore requires a client option with set and getDel methods');
     }
     if (typeof prefix !== 'string') throw new TypeError('RedisRelayStateStore prefix option must be a string');
+    checkStoreOptions('RedisRelayStateStore', sessionOptions);
     this.session = new SessionRelayStateStore(sessionOptions);
     this.prefix = prefix;
     this.#client = client;
@@ -92,5 +96,10 @@ export class RedisRelayStateStore implements RelayStateStore {
   /** As {@link SessionRelayStateStore.explain}; a login another instance took first is `'used'`. */
   explain(req: ItsMeRequest, relayState: string): MissingLoginReason {
     return this.session.explain(req, relayState);
+  }
+
+  /** @internal */
+  [MISSING_LANGUAGE](req: ItsMeRequest, relayState: string): ItsMeLanguage | undefined {
+    return this.session[MISSING_LANGUAGE](req, relayState);
   }
 }

@@ -67,10 +67,16 @@ export interface SessionRelayStateStoreOptions {
  */
 type Entry = [digest: string, id: string, exp: number, language?: ItsMeLanguage];
 
+/**
+ * The built-in stores' way of telling the strategy the language of a login they no longer hold (used,
+ * expired). Not part of {@link RelayStateStore}. @internal
+ */
+export const MISSING_LANGUAGE: unique symbol = Symbol('passport-itsme missing login language');
+
 /** Most used and expired digests remembered by one store (in two generations of half as many). */
 const RECENT_MAX = 10_000;
 
-type Note = { reason: 'used' | 'expired'; until: number };
+type Note = { reason: 'used' | 'expired'; until: number; language: ItsMeLanguage | undefined };
 
 /**
  * Used and expired digests with the time until which they count, in two generations: writes go to
@@ -84,18 +90,18 @@ class RecentDigests {
 
   constructor(readonly ttl: number) {}
 
-  get(digest: string, now: number): Note['reason'] | undefined {
+  get(digest: string, now: number): Note | undefined {
     const note = this.#newer.get(digest) ?? this.#older.get(digest);
-    return note && note.until > now ? note.reason : undefined;
+    return note && note.until > now ? note : undefined;
   }
 
-  set(digest: string, reason: Note['reason'], until: number, now: number): void {
+  set(digest: string, reason: Note['reason'], until: number, now: number, language?: ItsMeLanguage): void {
     if (this.#newer.size >= RECENT_MAX / 2 || now - this.#since > this.ttl) {
       this.#older = this.#newer;
       this.#newer = new Map();
       this.#since = now;
     }
-    this.#newer.set(digest, { reason, until });
+    this.#newer.set(digest, { reason, until, language });
   }
 }
 
@@ -121,13 +127,7 @@ export class SessionRelayStateStore implements RelayStateStore {
   #recent: RecentDigests;
 
   constructor(options: SessionRelayStateStoreOptions = {}) {
-    const { key = 'passport-itsme', ttl = 600_000, max = 10 } = options;
-    if (typeof key !== 'string' || key === '' || key === '__proto__')
-      throw new TypeError('SessionRelayStateStore key option must be a string other than __proto__');
-    if (!Number.isInteger(ttl) || ttl <= 0)
-      throw new TypeError('SessionRelayStateStore ttl option must be a positive integer');
-    if (!Number.isInteger(max) || max <= 0)
-      throw new TypeError('SessionRelayStateStore max option must be a positive integer');
+    const { key, ttl, max } = checkStoreOptions('SessionRelayStateStore', options);
     this.key = key;
     this.ttl = ttl;
     this.max = max;
@@ -166,7 +166,7 @@ export class SessionRelayStateStore implements RelayStateStore {
     // Written through the session's own API, and the key removed with the last entry.
     if (found || changed) session.set(this.key, kept.length === 0 ? undefined : kept);
     if (!found) return undefined;
-    this.#recent.set(digest, 'used', now + this.ttl, now);
+    this.#recent.set(digest, 'used', now + this.ttl, now, found[3]);
     const login: PendingLogin = { sessionId: found[1], createdAt: found[2] - this.ttl };
     if (found[3] !== undefined) login.language = found[3];
     return login;
@@ -183,7 +183,7 @@ export class SessionRelayStateStore implements RelayStateStore {
     const now = Date.now();
     const digest = digestRelayState(relayState);
     const recent = this.#recent.get(digest, now);
-    if (recent) return recent;
+    if (recent) return recent.reason;
     let session: SessionAccess;
     try {
       session = sessionAccess(req);
@@ -194,8 +194,26 @@ export class SessionRelayStateStore implements RelayStateStore {
     for (const entry of entries) if (sameDigest(entry[0], digest)) return entry[2] > now ? 'unknown' : 'expired';
     if (entries.length > 0) return 'unknown';
     // The cookie came back if it carries a passport login (the session is renewed at each login).
-    if ((req as { user?: unknown }).user !== undefined || session.get('passport') !== undefined) return 'unknown';
+    // (@fastify/passport sets `request.user` to null on every request: only a user counts.)
+    const user = (req as { user?: unknown }).user;
+    if ((user !== undefined && user !== null) || session.get('passport') !== undefined) return 'unknown';
     return 'no-session';
+  }
+
+  /**
+   * The language a login that `take` just found used or expired was started in, so that its failure
+   * is worded in it. @internal
+   */
+  [MISSING_LANGUAGE](req: ItsMeRequest, relayState: string): ItsMeLanguage | undefined {
+    const digest = digestRelayState(relayState);
+    const recent = this.#recent.get(digest, Date.now());
+    if (recent) return recent.language;
+    try {
+      const entries = parse(sessionAccess(req).get(this.key))?.entries ?? [];
+      return entries.find((entry) => sameDigest(entry[0], digest))?.[3];
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -210,10 +228,24 @@ export class SessionRelayStateStore implements RelayStateStore {
     const excess = Math.max(0, parsed.entries.length - this.max);
     for (const entry of excess > 0 ? parsed.entries.slice(excess) : parsed.entries) {
       if (entry[2] > now) entries.push(entry);
-      else this.#recent.set(entry[0], 'expired', entry[2] + this.ttl, now);
+      // Remembered for a TTL from now, so that explain() right after says 'expired' however old it is.
+      else this.#recent.set(entry[0], 'expired', Math.max(entry[2], now) + this.ttl, now, entry[3]);
     }
     return { entries, changed: parsed.changed || excess > 0 || entries.length !== parsed.entries.length };
   }
+}
+
+/** `options` with their defaults, or a `TypeError` naming `owner` and the option. @internal */
+export function checkStoreOptions(
+  owner: string,
+  options: SessionRelayStateStoreOptions,
+): Required<SessionRelayStateStoreOptions> {
+  const { key = 'passport-itsme', ttl = 600_000, max = 10 } = options;
+  if (typeof key !== 'string' || key === '' || key === '__proto__')
+    throw new TypeError(`${owner} key option must be a string other than __proto__`);
+  if (!Number.isInteger(ttl) || ttl <= 0) throw new TypeError(`${owner} ttl option must be a positive integer`);
+  if (!Number.isInteger(max) || max <= 0) throw new TypeError(`${owner} max option must be a positive integer`);
+  return { key, ttl, max };
 }
 
 /**

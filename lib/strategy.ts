@@ -20,7 +20,7 @@ import {
 import { type ItsMeRequest, PassportStrategy } from './passport-base.js';
 import { toProfile } from './profile.js';
 import { createRelayState, readRelayState } from './relaystate.js';
-import { type PendingLogin, type RelayStateStore, SessionRelayStateStore } from './store.js';
+import { MISSING_LANGUAGE, type PendingLogin, type RelayStateStore, SessionRelayStateStore } from './store.js';
 import {
   checkLanguage,
   checkOptions,
@@ -168,7 +168,9 @@ export class ItsMeStrategy extends PassportStrategy {
     // A custom store's record is checked like a ZignSec answer: its id goes into calls and events.
     if (pending && (typeof pending.sessionId !== 'string' || !SESSION_ID.test(pending.sessionId))) pending = undefined;
     if (!pending) {
-      this.#fail(login, await this.#explain(login.req, relayState), 403);
+      const code = await this.#explain(login.req, relayState);
+      login.startLanguage = this.#missingLanguage(login.req, relayState);
+      this.#fail(login, code, 403);
       return;
     }
     login.sessionId = pending.sessionId;
@@ -239,9 +241,20 @@ export class ItsMeStrategy extends PassportStrategy {
     return Object.hasOwn(MISSING, key) ? (MISSING[key] as ItsMeFailureCode) : 'unknown-login';
   }
 
+  /** The language a built-in store still knows of a used or expired login (see `MISSING_LANGUAGE`). */
+  #missingLanguage(req: ItsMeRequest, relayState: string): ItsMeLanguage | undefined {
+    const recall = (this.store as { [MISSING_LANGUAGE]?: unknown })[MISSING_LANGUAGE];
+    if (typeof recall !== 'function') return undefined;
+    try {
+      return recall.call(this.store, req, relayState) as ItsMeLanguage | undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The language of this login's messages: the callback's option, the pending login's, the strategy's, English. */
   #language(login: Login): ItsMeLanguage {
-    const saved = (login.pending as { language?: unknown } | undefined)?.language;
+    const saved = (login.pending as { language?: unknown } | undefined)?.language ?? login.startLanguage;
     const pendingLanguage = LANGUAGES.includes(saved as ItsMeLanguage) ? (saved as ItsMeLanguage) : undefined;
     return login.options.language ?? pendingLanguage ?? this.language ?? 'en';
   }
@@ -302,6 +315,8 @@ interface Login {
   began: number;
   sessionId?: string;
   pending?: PendingLogin;
+  /** The language the login was started in, as the store recalls it for a login it no longer holds. */
+  startLanguage?: ItsMeLanguage | undefined;
 }
 
 const MISSING: Record<string, ItsMeFailureCode> = {

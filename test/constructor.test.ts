@@ -3,6 +3,7 @@ import passport from 'passport';
 import {
   ItsMeStrategy,
   type ItsMeStrategyOptions,
+  RedisRelayStateStore,
   type RelayStateStore,
   SessionRelayStateStore,
   type VerifyFunction,
@@ -128,6 +129,21 @@ describe('constructor', () => {
       expect(strategy.pendingTimeout).to.equal(3000);
       expect(strategy.client.timeout).to.equal(2000);
       expect(strategy.client.maxResponseSize).to.equal(4096);
+    });
+  });
+
+  describe('store options', () => {
+    it('should name RedisRelayStateStore, the class the app built, when its ttl or max option is wrong', () => {
+      const client = { set: async () => 'OK', getDel: async () => null };
+      expect(() => new RedisRelayStateStore({ client, ttl: 0 })).to.throw(
+        TypeError,
+        /^RedisRelayStateStore ttl option/,
+      );
+      expect(() => new RedisRelayStateStore({ client, max: 0 })).to.throw(
+        TypeError,
+        /^RedisRelayStateStore max option/,
+      );
+      expect(() => new SessionRelayStateStore({ ttl: 0 })).to.throw(TypeError, /^SessionRelayStateStore ttl option/);
     });
   });
 

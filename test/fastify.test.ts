@@ -97,6 +97,17 @@ describe('fastify', () => {
         expect((await browse(`${app.url}/me`, victim)).status).to.equal(200);
       });
 
+      it('should tell no-session, not unknown-login, when the callback brings no session cookie', async () => {
+        const app = await start(session);
+        const starter = new CookieJar();
+        const trip = await answerItsMe(await startItsMe(app.url, starter), starter, { action: 'approve' });
+        // The browser comes back without its cookie (a Secure cookie over http, SameSite=Strict, ...).
+        const fresh = new CookieJar();
+        expect((await browse(trip.callbackUrl, fresh)).location).to.equal('/failed');
+        const { messages } = json(await browse(`${app.url}/failed`, fresh)) as { messages: string[] };
+        expect(messages[0]).to.match(/no session came back with the callback/);
+      });
+
       it('should fail the login cleanly when verify refuses the person', async () => {
         const app = await start(session, {
           verify: (_profile, done) => done(null, false, { message: 'Not a customer.' }),

@@ -3,6 +3,7 @@ import {
   type ItsMeFailureCode,
   type ItsMeLanguage,
   type ItsMeMessageContext,
+  type ItsMeMessages,
   ItsMeStrategy,
   type ItsMeStrategyOptions,
 } from '../lib/index.js';
@@ -255,6 +256,19 @@ describe('messages', () => {
         expect(make(value)).to.throw(TypeError, pattern);
       });
     }
+
+    it('should accept an override left undefined, as the types allow, and keep the built-in text for it', () => {
+      const nl: string | undefined = undefined;
+      const messages: ItsMeMessages = { cancelled: { en: 'You cancelled.', nl }, 'verify-refused': undefined };
+      expect(make(messages)).to.not.throw();
+      expect(failureInfo('cancelled', { language: 'nl', overrides: messages }).message).to.equal(
+        failureInfo('cancelled', { language: 'nl' }).message,
+      );
+      expect(failureInfo('cancelled', { language: 'en', overrides: messages }).message).to.equal('You cancelled.');
+      expect(failureInfo('verify-refused', { language: 'en', overrides: messages }).message).to.equal(
+        failureInfo('verify-refused', { language: 'en' }).message,
+      );
+    });
 
     it('should accept every form of override', () => {
       const messages: Record<ItsMeFailureCode, unknown> = Object.fromEntries(

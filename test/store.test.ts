@@ -505,6 +505,45 @@ describe('store', () => {
       expect(store.explain(loggedIn, relayState())).to.equal('unknown');
     });
 
+    it("should say 'expired' right after take, however long ago the login expired", async () => {
+      const store = new SessionRelayStateStore({ ttl: MINUTE });
+      const session: Record<string, unknown> = {};
+      const rs = relayState();
+      // Started 3 minutes ago with a 1-minute ttl: the cookie came back with it, 2 minutes past its end.
+      await store.save(requestWith(session), rs, { sessionId: 'zs-1', createdAt: Date.now() - 3 * MINUTE });
+      expect(await store.take(requestWith(session), rs)).to.equal(undefined);
+      expect(store.explain(requestWith(session), rs)).to.equal('expired');
+    });
+
+    it("should count a null request.user (as @fastify/passport sets it) as nobody logged in: 'no-session'", () => {
+      const store = new SessionRelayStateStore();
+      const req = fakeRequest({ session: {} });
+      Object.assign(req, { user: null });
+      expect(store.explain(req, relayState())).to.equal('no-session');
+    });
+
+    it('should word expired-login and used-login in the language the login was started with', async () => {
+      const store = new SessionRelayStateStore({ ttl: MINUTE });
+      const strategy = new ItsMeStrategy(
+        { apiKey: 'k', callbackURL: 'https://bank.example/cb', store },
+        async () => false,
+      );
+      const callback = async (createdAt: number, replay: boolean) => {
+        const session: Record<string, unknown> = {};
+        const rs = relayState();
+        await store.save(requestWith(session), rs, { sessionId: 'zs-1', createdAt, language: 'nl' });
+        if (replay) await store.take(requestWith(session), rs);
+        const req = fakeRequest({ query: { relaystate: rs }, session });
+        return expectKind(await runStrategy(strategy, req), 'fail').challenge;
+      };
+      expect(await callback(Date.now() - 2 * MINUTE, false)).to.include({
+        code: 'expired-login',
+        language: 'nl',
+        message: 'Deze aanmelding met itsme is verlopen. Begin opnieuw.',
+      });
+      expect(await callback(Date.now(), true)).to.include({ code: 'used-login', language: 'nl' });
+    });
+
     it('should forget used and expired relaystates after the ttl', async () => {
       const store = new SessionRelayStateStore({ ttl: 40 });
       const req = requestWith({});

@@ -546,6 +546,10 @@ describe('webhook receiver', () => {
       expect(seen?.headers['content-type']).to.equal('application/json');
     });
 
+    it('should take pendingTimeout: 0, its documented default (answer 202 at once)', () => {
+      expect(() => createWebhookHandler({ apiKey: 'k', onResult: () => {}, pendingTimeout: 0 })).to.not.throw();
+    });
+
     it('should refuse bad options with a TypeError naming them', () => {
       const base = { apiKey: 'k', onResult: () => {} };
       const cases: [Record<string, unknown>, RegExp][] = [
@@ -557,6 +561,7 @@ describe('webhook receiver', () => {
         [{ ...base, maxBodySize: 0 }, /maxBodySize/],
         [{ ...base, seenTtl: 1.5 }, /seenTtl/],
         [{ ...base, pendingTimeout: -5 }, /pendingTimeout/],
+        [{ ...base, pendingTimeout: 1.5 }, /pendingTimeout/],
         [{ ...base, pendingTimeout: 2 ** 31 }, /pendingTimeout/],
         [{ ...base, seenStore: {} }, /seenStore/],
         [{ ...base, client: {} }, /client/],

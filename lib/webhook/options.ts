@@ -117,7 +117,11 @@ export function checkOptions(options: WebhookHandlerOptions) {
     tolerance: positive('tolerance', 300),
     seenTtl: positive('seenTtl', 72 * 3_600_000),
     maxBodySize: positive('maxBodySize', 1024 * 1024),
-    pendingTimeout: options.pendingTimeout === undefined ? 0 : atMostMaxDelay(positive('pendingTimeout', 1)),
+    // 0, the default, answers 202 at once.
+    pendingTimeout:
+      options.pendingTimeout === undefined || options.pendingTimeout === 0
+        ? 0
+        : atMostMaxDelay(positive('pendingTimeout', 1)),
     maxReadsPerMinute: positive('maxReadsPerMinute', 6),
     seenStore,
   };

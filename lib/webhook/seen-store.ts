@@ -13,7 +13,9 @@ export interface SeenStore {
   /**
    * Atomically claims `id` for handling, for at most `ttl` ms (after which a crashed handler's claim
    * lapses). Answers `'claimed'` when this caller may handle it, `'busy'` when another delivery is
-   * being handled, `'done'` when it was handled already.
+   * being handled, `'done'` when it was handled already. An `async` implementation with one literal
+   * `return` needs its return type written (`Promise<SeenClaim>`) or `as const`: TypeScript widens
+   * the literal otherwise.
    */
   claim(id: string, ttl: number): SeenClaim | Promise<SeenClaim>;
   /** Marks `id` as handled, to be remembered for `ttl` ms. */
