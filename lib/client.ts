@@ -105,7 +105,7 @@ export class ItsMeClient {
           status,
         });
       }
-      if (holdsSecret(redirectUrl, this.#apiKey)) {
+      if (holdsSecret(redirectUrl, this.#apiKey) || holdsSecret(String(json.redirectUrl), this.#apiKey)) {
         throw new ItsMeError(
           'ERR_ZIGNSEC_BAD_RESPONSE',
           'ZignSec start response has a redirectUrl that holds the API key: it is not sent to the browser',

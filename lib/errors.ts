@@ -93,9 +93,17 @@ export function redact(text: string, secret: string): string {
   return out;
 }
 
-/** Whether `text` holds an echo of `secret` (see {@link secretForms}). @internal */
+/** Shortest key checked for echoes in what ZignSec answers: a shorter one is a dummy (`'itsme'`, `'1'`). */
+const MIN_SECRET = 16;
+
+/**
+ * Whether `text` holds an echo of `secret` (see {@link secretForms}), in any letter case (a URL's host
+ * is lowercased); never for a key shorter than 16 characters, which would match by chance. @internal
+ */
 export function holdsSecret(text: string, secret: string): boolean {
-  return secret !== '' && secretForms(secret).some((form) => text.includes(form));
+  if (secret.length < MIN_SECRET) return false;
+  const lower = text.toLowerCase();
+  return secretForms(secret).some((form) => lower.includes(form.toLowerCase()));
 }
 
 /** The last key's forms: every start checks its answer against them. */

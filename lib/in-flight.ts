@@ -52,7 +52,10 @@ export class InFlightResults {
     const signal = controller?.signal;
     // A cancelled GET still in the map finishes before the next one starts: one request per id.
     const promise = previous
-      ? previous.promise.then(noop, noop).then(() => this.#fetch(id, timeout, signal))
+      ? previous.promise
+          .then(noop, noop)
+          // Not sent (nor traced) when every caller left while it waited for the cancelled GET.
+          .then(() => (signal?.aborted ? Promise.reject(abortedError()) : this.#fetch(id, timeout, signal)))
       : this.#fetch(id, timeout, signal);
     const entry: Entry = { promise, controller, waiters: 0, pinned: false, cancelled: false };
     const forget = (): void => {

@@ -83,8 +83,8 @@ export async function waitForResult(
 ): Promise<ItsMeResult> {
   checkWaitOptions(options);
   const { timeout, signal } = options;
-  let pause = options.interval ?? 1000;
   const maxPause = options.maxInterval ?? 5000;
+  let pause = Math.min(options.interval ?? 1000, maxPause);
   const deadline = Date.now() + timeout;
   let lastError: ItsMeError | undefined;
   let answered = false;

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { ItsMeClient, ItsMeError } from '../lib/index.js';
 import { guardProcess, type ProcessGuard, realNetwork } from './support/guards.js';
 import { type Listening, listen } from './support/http.js';
+import { rejection } from './support/rejection.js';
 import { findSecret } from './support/secret-scan.js';
 import { sampleResult } from './support/zignsec-stub.js';
 
@@ -161,6 +162,38 @@ describe('ZignSec tracing channel', () => {
         diagnostics_channel.unsubscribe(`tracing:${CHANNELS.zignsec}:asyncEnd`, onAsyncEnd);
       }
       expect(seenInside).to.deep.equal(['span for /v3/eid/itsme']);
+    });
+  });
+
+  describe('cancelled shared reads', () => {
+    it('should trace only calls that reach ZignSec, not a GET whose callers all left before it was sent', async () => {
+      let requests = 0;
+      const hanging = await listen((req) => {
+        req.resume();
+        requests += 1; // never answered: the client cancels it
+      });
+      const client = new ItsMeClient({ apiKey: API_KEY, baseURL: hanging.url, timeout: 2000 });
+      const trace = record();
+      try {
+        const first = new AbortController();
+        const one = rejection(client.getResult(ID, { signal: first.signal }));
+        while (requests < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+        first.abort(); // its only caller leaves: the GET is cancelled
+        const second = new AbortController();
+        // Queued behind the cancelled GET (one request per id), and left before it could be sent.
+        const two = rejection(client.getResult(ID, { signal: second.signal }));
+        second.abort();
+        expect([(await one).code, (await two).code]).to.deep.equal(['ERR_ITSME_ABORTED', 'ERR_ITSME_ABORTED']);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      } finally {
+        trace.dispose();
+        await hanging.close();
+      }
+      expect(requests, 'GETs ZignSec received').to.equal(1);
+      expect(
+        trace.seen.filter((s) => s.event === 'start'),
+        'traced calls',
+      ).to.have.length(1);
     });
   });
 

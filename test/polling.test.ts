@@ -427,6 +427,14 @@ describe('polling client', () => {
       expect(server.gets.length).to.be.within(4, 7);
     });
 
+    it('should never pause longer than maxInterval, even when interval is larger', async () => {
+      server.reply = (id, n) => (n === 0 ? pending(id) : { body: sampleResult(id) });
+      // A first pause of interval (3 s) would outlast the whole wait (1 s); maxInterval caps it at 200 ms.
+      const result = await client.waitForResult('capped-pause', { timeout: 1000, interval: 3000, maxInterval: 200 });
+      expect(result.state).to.equal('Finished');
+      expect(server.gets).to.have.length(2);
+    });
+
     it('should end a wait that joined a slower call at its own deadline, leaving that call running', async () => {
       const gate = newGate();
       server.reply = async (id) => {

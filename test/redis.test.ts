@@ -6,7 +6,14 @@ import { expect } from 'chai';
 import { RedisStore } from 'connect-redis';
 import type { Request } from 'express';
 import { createClient } from 'redis';
-import { ItsMeStrategy, RedisRelayStateStore, RedisSeenStore, SIGNATURE_HEADER, signWebhook } from '../lib/index.js';
+import {
+  createWebhookHandler,
+  ItsMeStrategy,
+  RedisRelayStateStore,
+  RedisSeenStore,
+  SIGNATURE_HEADER,
+  signWebhook,
+} from '../lib/index.js';
 import {
   captureLogs,
   type GuardedApp,
@@ -17,7 +24,7 @@ import {
   realNetwork,
   startGuardedApp,
 } from './support/guards.js';
-import { browse, CookieJar } from './support/http.js';
+import { browse, CookieJar, listen } from './support/http.js';
 import { findRedisServer, type RedisServer, startRedisServer } from './support/redis.js';
 import { ZignSecStub } from './support/zignsec-stub.js';
 
@@ -377,6 +384,37 @@ describe('several instances on Redis', function () {
       expect(await next.claim(id, 10_000)).to.equal('claimed');
       await slow.release(id);
       expect(await third.claim(id, 10_000)).to.equal('busy');
+    });
+
+    it('should handle the next delivery once Redis takes writes again, after a claim that outlived the timeout', async () => {
+      const admin = await connect();
+      const id = randomUUID();
+      const delivered: string[] = [];
+      const handler = createWebhookHandler({
+        apiKey: API_KEY,
+        baseURL: stub.url,
+        timeout: 300,
+        seenStore: new RedisSeenStore({ client: await connect() }),
+        onResult: (result) => {
+          delivered.push(result.id);
+        },
+        onError: () => {},
+      });
+      const server = await listen(handler);
+      const deliver = async () =>
+        (await fetch(server.url, { method: 'POST', body: JSON.stringify({ id }), signal: AbortSignal.timeout(5000) }))
+          .status;
+      try {
+        // Redis takes no writes for a while (as during a failover): the claim's SET NX waits for it.
+        await admin.sendCommand(['CLIENT', 'PAUSE', '800', 'WRITE']);
+        expect(await deliver(), 'the store call ran out of time').to.equal(503);
+        await new Promise((resolve) => setTimeout(resolve, 1000)); // the queued SET NX ran, and was released
+        expect(await client.exists(`passport-itsme:webhook:${id}`), 'no claim left that nobody owns').to.equal(0);
+        expect(await deliver(), 'the retry once Redis works again').to.equal(200);
+        expect(delivered).to.deep.equal([id]);
+      } finally {
+        await server.close();
+      }
     });
 
     it('should follow the prefix option and refuse a client without set, get and del', async () => {

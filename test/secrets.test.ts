@@ -249,6 +249,22 @@ describe('secrets', () => {
       }
     });
 
+    it('should refuse a redirectUrl whose host name holds the API key (URL parsing lowercases a host)', async () => {
+      nock(BASE)
+        .post('/v3/eid/itsme')
+        .reply(200, { id: SESSION_ID, redirectUrl: `https://${KEY}.itsme.example/authorize`, errors: [] });
+      const error = assertCleanError(await runStrategy(strategy(), fakeRequest()));
+      expect(error.message).to.match(/redirectUrl that holds the API key/);
+    });
+
+    it('should not take a short dummy key (a simulator\'s "itsme") for an echo in the redirectUrl', async () => {
+      nock(BASE)
+        .post('/v3/eid/itsme')
+        .reply(200, { id: SESSION_ID, redirectUrl: 'https://sim.example/itsme/authorize/abc', errors: [] });
+      const outcome = await runStrategy(strategy({ apiKey: 'itsme' }), fakeRequest({ session: {} }));
+      expect(expectKind(outcome, 'redirect').url).to.equal('https://sim.example/itsme/authorize/abc');
+    });
+
     it('should keep the API key out of the login:start event and the session when ZignSec echoes it as the id', async () => {
       const events: unknown[] = [];
       const onStart = (message: unknown) => events.push(message);
@@ -266,9 +282,16 @@ describe('secrets', () => {
     });
 
     it('should keep a percent-encoded echo of the API key (a URL in an error description) out of the error', async () => {
-      // A base64-style key: '/', '+' and '=' are what URL encoding changes.
-      const key = 'zs/SECRET+7d2f9a41c3b8e6f0==';
-      for (const echo of [encodeURIComponent(key), new URLSearchParams({ token: key }).toString().slice(6)]) {
+      // '/', '+', '=' and ' ' are what URL encoding changes; '*' only a form's encoding.
+      const key = 'zs/SECRET+7d2f9a41 c3b8e6f0*==';
+      const encoded = encodeURIComponent(key);
+      const echoes = [
+        encoded,
+        encoded.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()),
+        new URLSearchParams({ token: key }).toString().slice(6),
+      ];
+      expect(new Set(echoes).size, 'three different forms').to.equal(3);
+      for (const echo of echoes) {
         nock(BASE)
           .post('/v3/eid/itsme')
           .reply(401, {

@@ -124,7 +124,7 @@ describe('webhook deliveries', () => {
       const { handler, delivered } = receiver(api.url);
       const server = track(await listen(handler));
       const attacker = post(server.url, { id });
-      await sleep(100);
+      while (api.gets.length === 0) await sleep(5); // the attacker's read has reached ZignSec
       finished = true; // the session is over; ZignSec now delivers its webhook
       const real = await post(server.url, sampleResult(id));
       expect((await attacker).status).to.equal(202);
@@ -169,6 +169,48 @@ describe('webhook deliveries', () => {
       const next = await post(server.url, sampleResult(id), AbortSignal.timeout(3000)).then(answer, late);
       expect(next).to.equal(200);
       expect(delivered).to.have.length(1);
+    });
+  });
+
+  describe('a seen-store call that settles after its time ran out', () => {
+    it('should release a claim that came back after timeout, so the next delivery is handled, not 409', async () => {
+      // Redis was unreachable: node-redis queued the first claim's SET NX and ran it on reconnect,
+      // after the handler had given up on it (timeout 300 ms) and answered 503.
+      const id = 'late-claim-session';
+      const api = track(await zignsec(() => ({ body: sampleResult(id) })));
+      const redis = new FakeRedis();
+      let sets = 0;
+      let lateSetRan = false;
+      const late = async (key: string, value: string, options: SeenSetOptions) => {
+        await sleep(600);
+        const reply = await redis.set(key, value, options);
+        lateSetRan = true;
+        return reply;
+      };
+      const client: SeenKeyClient = {
+        set: (key, value, options) => (++sets === 1 ? late(key, value, options) : redis.set(key, value, options)),
+        get: (key) => redis.get(key),
+        del: (key) => redis.del(key),
+      };
+      const { handler, delivered } = receiver(api.url, { timeout: 300, seenStore: new RedisSeenStore({ client }) });
+      const server = track(await listen(handler));
+      expect((await post(server.url, { id })).status, 'the first delivery, the store down').to.equal(503);
+      while (!lateSetRan) await sleep(20);
+      await sleep(50);
+      expect(redis.keys.size, 'the late claim, released').to.equal(0);
+      expect((await post(server.url, { id })).status, 'the retry once the store answers again').to.equal(200);
+      expect(delivered).to.have.length(1);
+    });
+  });
+
+  describe('pendingTimeout: 0', () => {
+    it('should answer 202 at once for a session not final yet, with one read, as the default does', async () => {
+      const id = 'pending-now';
+      const api = track(await zignsec(() => ({ body: { id, state: 'Pending', errors: [] } })));
+      const { handler, delivered } = receiver(api.url, { pendingTimeout: 0 });
+      const server = track(await listen(handler));
+      expect((await post(server.url, { id })).status).to.equal(202);
+      expect({ reads: api.gets.length, delivered: delivered.length }).to.deep.equal({ reads: 1, delivered: 0 });
     });
   });
 

@@ -79,7 +79,10 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
   async function handleOnce(id: string, req: IncomingMessage): Promise<Outcome> {
     let claim: string;
     try {
-      claim = await within(seenStore.claim(id, claimTtl), storeTimeout, 'claim');
+      // A claim that comes back 'claimed' after its time ran out is released: nobody handles it.
+      claim = await within(seenStore.claim(id, claimTtl), storeTimeout, 'claim', (late) => {
+        if (late === 'claimed') return seenStore.release(id);
+      });
     } catch (err) {
       report(err, req);
       return { status: 503, body: { error: 'Webhook store unavailable' }, outcome: 'store-unavailable' };
@@ -188,14 +191,25 @@ function isUnknownSession(value: unknown): boolean {
   return Array.isArray(errors) && errors.some((e) => e.code.toUpperCase() === 'SESSION_NOT_FOUND');
 }
 
-/** `value` as a promise that rejects when it has not settled within `ms`. */
-function within<T>(value: T | PromiseLike<T>, ms: number, method: string): Promise<T> {
+/**
+ * `value` as a promise that rejects when it has not settled within `ms`; `late` gets the value it
+ * settles to after that (its errors ignored).
+ */
+function within<T>(value: T | PromiseLike<T>, ms: number, method: string, late?: (settled: T) => unknown): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`seenStore.${method} did not settle within ${ms} ms`)), ms);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      reject(new Error(`seenStore.${method} did not settle within ${ms} ms`));
+    }, ms);
     Promise.resolve(value).then(
       (settled) => {
         clearTimeout(timer);
-        resolve(settled);
+        if (!timedOut) resolve(settled);
+        else if (late)
+          Promise.resolve()
+            .then(() => late(settled))
+            .catch(noop);
       },
       (err: unknown) => {
         clearTimeout(timer);
@@ -204,3 +218,5 @@ function within<T>(value: T | PromiseLike<T>, ms: number, method: string): Promi
     );
   });
 }
+
+function noop(): void {}
