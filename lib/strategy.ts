@@ -155,9 +155,11 @@ export class ItsMeStrategy extends PassportStrategy {
     // Without a session the login could never complete: say so before opening a ZignSec session.
     await this.store.check?.(req);
     const relayState = createRelayState();
-    const { id, redirectUrl } = await this.client.start(actions.startParams(req, options, relayState));
+    const params = actions.startParams(req, options, relayState);
+    const { id, redirectUrl } = await this.client.start(params);
     login.sessionId = id;
-    const language = options.language ?? this.language;
+    // The language the itsme screens were asked for, a startParams override's included.
+    const language = params?.language ?? options.language ?? this.language;
     await this.store.save(req, relayState, { sessionId: id, createdAt: Date.now(), ...(language && { language }) });
     if (loginStartChannel.hasSubscribers) loginStartChannel.publish({ strategy: actions.name, sessionId: id });
     actions.redirect(redirectUrl);

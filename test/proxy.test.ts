@@ -450,9 +450,15 @@ describe('corporate networks', function () {
 
   describe('options', () => {
     it('should refuse an agent that turns certificate checks off, pointing at the ca option', () => {
-      expect(
-        () => new ItsMeClient({ apiKey: API_KEY, agent: new https.Agent({ rejectUnauthorized: false }) }),
-      ).to.throw(TypeError, /rejectUnauthorized: false.*ca option/);
+      const unchecked = new https.Agent({ rejectUnauthorized: false });
+      const callbackURL = 'https://bank.example/cb';
+      for (const build of [
+        () => new ItsMeClient({ apiKey: API_KEY, agent: unchecked }),
+        () => new ItsMeStrategy({ apiKey: API_KEY, callbackURL, agent: unchecked }, async () => false),
+        () => createWebhookHandler({ apiKey: API_KEY, agent: unchecked, onResult: () => {} }),
+      ]) {
+        expect(build).to.throw(TypeError, /rejectUnauthorized: false.*ca option/);
+      }
       expect(() => createProxyAgent({ proxy: 'http://127.0.0.1:3128', rejectUnauthorized: false })).to.throw(
         TypeError,
         /rejectUnauthorized option must not be false/,

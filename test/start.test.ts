@@ -156,6 +156,26 @@ describe('start', () => {
     });
   });
 
+  describe('language', () => {
+    it('should keep with the pending login the language a startParams override started it in', async () => {
+      class UserLanguageStrategy extends ItsMeStrategy {
+        override startParams(...args: Parameters<ItsMeStrategy['startParams']>) {
+          return { ...super.startParams(...args), language: 'nl' as const };
+        }
+      }
+      const seen = replyToStart(200, ok);
+      const session: Record<string, unknown> = {};
+      const s = new UserLanguageStrategy(
+        { apiKey: KEY, callbackURL: CALLBACK, baseURL: BASE, timeout: 300 },
+        (profile, done) => done(null, { id: profile.id }),
+      );
+      expectKind(await runStrategy(s, fakeRequest({ session })), 'redirect');
+      expect(seen[0]?.body.language).to.equal('nl');
+      const [entry] = session['passport-itsme'] as unknown[][];
+      expect(entry?.[3], 'the language kept for the failure messages').to.equal('nl');
+    });
+  });
+
   describe('redirect', () => {
     it('should redirect the browser to the redirectUrl ZignSec returned', async () => {
       replyToStart(200, ok);

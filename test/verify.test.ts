@@ -202,13 +202,19 @@ describe('verify', () => {
     });
 
     it('should act once when done comes after the time limit', async () => {
-      const actions: string[] = [];
       const strategy = limited((_p, done) => {
         setTimeout(() => done(null, { id: 'too-late' }), 250);
       });
-      const { outcome } = await complete(strategy);
-      actions.push(outcome.kind);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      const session: Record<string, unknown> = {};
+      const relayState = randomBytes(32).toString('base64url');
+      await strategy.store.save(fakeRequest({ session }), relayState, { sessionId: SESSION_ID, createdAt: Date.now() });
+      nock(BASE).get(`/v3/eid/itsme/${SESSION_ID}`).reply(200, sampleResult(SESSION_ID));
+      // Every Passport action the strategy takes, not only the first one.
+      const actions: string[] = [];
+      const run = Object.create(strategy) as ItsMeStrategy & Record<string, unknown>;
+      for (const action of ['success', 'fail', 'error', 'redirect', 'pass']) run[action] = () => actions.push(action);
+      run.authenticate(fakeRequest({ query: { relaystate: relayState }, session }));
+      await new Promise((resolve) => setTimeout(resolve, 400)); // the 150 ms limit, then the late done at 250
       expect(actions).to.deep.equal(['error']);
     });
 
