@@ -104,7 +104,7 @@ export function toProfile(result: ItsMeResult): ItsMeProfile {
   const address = toAddress(c, str(identity.addressInfoRaw));
   if (address) profile.addresses = [address];
 
-  set(profile, 'birthday', str(c.birthdate) ?? str(identity.dateOfBirth));
+  set(profile, 'birthday', str(c.birthdate) ?? (fromIdentity ? str(identity.dateOfBirth) : undefined));
   set(profile, 'gender', str(c.gender) ?? str(identity.gender));
   set(profile, 'locale', str(c.locale));
   set(profile, 'countryCode', str(identity.countryCode) ?? address?.country);
@@ -137,12 +137,14 @@ function toAddress(claims: Record<string, unknown>, raw: string | undefined): It
     set(out, 'country', str(a.country));
     set(out, 'formatted', str(a.formatted));
   }
-  if (raw) out.formatted = raw;
+  // itsme's own text, else one in postal order ("Havenlaan 2, 1000 Brussel"), else ZignSec's raw
+  // one ("Havenlaan 2,Brussel,1000"): the claims beat the identity block here too.
   if (!out.formatted && (out.streetAddress || out.locality)) {
     out.formatted = [out.streetAddress, [out.postalCode, out.locality].filter(Boolean).join(' ')]
       .filter(Boolean)
       .join(', ');
   }
+  if (!out.formatted && raw) out.formatted = raw;
   return Object.keys(out).length > 0 ? out : undefined;
 }
 

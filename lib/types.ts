@@ -45,8 +45,8 @@ export interface ZignSecIdentity {
   personalNumber?: string;
   /** `YYYY-MM-DD`. */
   dateOfBirth?: string;
-  /** Age in years on the day of the login. */
-  age?: number;
+  /** Age in years on the day of the login; `null` without a birth date. */
+  age?: number | null;
   /** `male` or `female`. */
   gender?: string;
   /** Phone number as itsme formats it, e.g. `+32 425009714`. */
@@ -91,18 +91,18 @@ export interface ItsMeClaims {
   iss?: string;
   /** Full name. */
   name?: string;
-  /** Given name; may be missing for Belgian accounts. */
-  given_name?: string;
+  /** Given name; may be missing (absent or `null`) for Belgian accounts. */
+  given_name?: string | null;
   /** Family name. */
   family_name?: string;
-  /** `YYYY-MM-DD`; may be missing. */
-  birthdate?: string;
+  /** `YYYY-MM-DD`; may be missing (absent or `null`). */
+  birthdate?: string | null;
   /** `male` or `female`. */
   gender?: string;
   /** The person's itsme language (`fr`, `nl`, `en`, `de`). */
   locale?: string;
-  /** E-mail address, best effort. */
-  email?: string;
+  /** E-mail address, best effort: may be absent or `null`. */
+  email?: string | null;
   /** Always `false` for Belgian accounts. */
   email_verified?: boolean;
   /** Phone number, e.g. `+32 425009714`. */
@@ -152,7 +152,10 @@ export interface ItsMeResult {
 
 /** A postal address in the profile. */
 export interface ItsMeAddress {
-  /** The whole address as one text (ZignSec's `addressInfoRaw` when present). */
+  /**
+   * The whole address as one text: itsme's own, else built in postal order (`Havenlaan 2, 1000
+   * Brussel`), else ZignSec's `addressInfoRaw`.
+   */
   formatted?: string;
   /** Street and number. */
   streetAddress?: string;

@@ -54,7 +54,7 @@ describe('profile', () => {
             locality: 'Brussel',
             postalCode: '1000',
             country: 'BE',
-            formatted: 'Havenlaan 2,Brussel,1000',
+            formatted: 'Havenlaan 2, 1000 Brussel',
           },
         ],
         birthday: '1980-01-02',
@@ -200,6 +200,23 @@ describe('profile', () => {
         c.address = JSON.stringify({ street_address: 'Elsewhere 9', locality: 'Namur' });
       });
       expect(profile.addresses?.[0]?.locality).to.equal('Brussel');
+    });
+
+    it("should keep itsme's own formatted address over ZignSec's addressInfoRaw", () => {
+      const profile = withClaims((c) => {
+        (c.ParsedAddress as Record<string, unknown>).formatted = 'Havenlaan 2\n1000 Brussel\nBelgique';
+      });
+      expect(profile.addresses?.[0]?.formatted).to.equal('Havenlaan 2\n1000 Brussel\nBelgique');
+    });
+
+    it('should take the birth date from the claims only, not from the identity block, when there are claims', () => {
+      const profile = withClaims(
+        (c) => {
+          delete c.birthdate;
+        },
+        { dateOfBirth: '02/01/1980' },
+      );
+      expect(profile).to.not.have.property('birthday');
     });
 
     it('should not throw on a broken address claim and keep identity.addressInfoRaw as formatted', () => {
