@@ -429,8 +429,8 @@ describe('polling client', () => {
 
     it('should never pause longer than maxInterval, even when interval is larger', async () => {
       server.reply = (id, n) => (n === 0 ? pending(id) : { body: sampleResult(id) });
-      // A first pause of interval (3 s) would outlast the whole wait (1 s); maxInterval caps it at 200 ms.
-      const result = await client.waitForResult('capped-pause', { timeout: 1000, interval: 3000, maxInterval: 200 });
+      // A first pause of interval (3 s) would outlast the whole wait (2.5 s); maxInterval caps it at 200 ms.
+      const result = await client.waitForResult('capped-pause', { timeout: 2500, interval: 3000, maxInterval: 200 });
       expect(result.state).to.equal('Finished');
       expect(server.gets).to.have.length(2);
     });

@@ -202,8 +202,15 @@ describe('verify', () => {
     });
 
     it('should act once when done comes after the time limit', async () => {
+      let lateDone!: () => void;
+      const answered = new Promise<void>((resolve) => {
+        lateDone = resolve;
+      });
       const strategy = limited((_p, done) => {
-        setTimeout(() => done(null, { id: 'too-late' }), 250);
+        setTimeout(() => {
+          done(null, { id: 'too-late' });
+          lateDone();
+        }, 250);
       });
       const session: Record<string, unknown> = {};
       const relayState = randomBytes(32).toString('base64url');
@@ -214,7 +221,8 @@ describe('verify', () => {
       const run = Object.create(strategy) as ItsMeStrategy & Record<string, unknown>;
       for (const action of ['success', 'fail', 'error', 'redirect', 'pass']) run[action] = () => actions.push(action);
       run.authenticate(fakeRequest({ query: { relaystate: relayState }, session }));
-      await new Promise((resolve) => setTimeout(resolve, 400)); // the 150 ms limit, then the late done at 250
+      await answered; // the late done has been called (after the 150 ms limit)
+      await new Promise((resolve) => setImmediate(resolve));
       expect(actions).to.deep.equal(['error']);
     });
 
