@@ -22,12 +22,14 @@ export function browserUrl(value: unknown): string | undefined {
   return href.length > MAX_REDIRECT_URL ? undefined : href;
 }
 
-/** Whether `text` holds a control character (C0, DEL, C1): never in a URL sent to a browser. */
+/** Whether the UTF-16 unit `code` is a control character (C0, DEL, C1). */
+function isControl(code: number): boolean {
+  return code < 0x20 || (code >= 0x7f && code <= 0x9f);
+}
+
+/** Whether `text` holds a control character: never in a URL sent to a browser. */
 function hasControl(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;
-  }
+  for (let i = 0; i < text.length; i++) if (isControl(text.charCodeAt(i))) return true;
   return false;
 }
 
@@ -58,9 +60,6 @@ export function codes(errors: { code: string; description?: string }[]): string 
 
 function withoutControl(text: string): string {
   let out = '';
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    out += code < 0x20 || (code >= 0x7f && code <= 0x9f) ? ' ' : text[i];
-  }
+  for (let i = 0; i < text.length; i++) out += isControl(text.charCodeAt(i)) ? ' ' : text[i];
   return out;
 }
