@@ -48,6 +48,21 @@ export const FAILURE_CODES: readonly ItsMeFailureCode[] = [
   'verify-refused',
 ];
 
+/** The HTTP status of each failure code, as its documentation above says. @internal */
+export const FAILURE_STATUS: Readonly<Record<ItsMeFailureCode, 400 | 401 | 403>> = {
+  'invalid-callback': 400,
+  'no-session': 403,
+  'unknown-login': 403,
+  'expired-login': 403,
+  'used-login': 403,
+  cancelled: 401,
+  'itsme-expired': 401,
+  'itsme-error': 401,
+  'not-confirmed': 401,
+  'no-subject': 401,
+  'verify-refused': 401,
+};
+
 /** The `info` the strategy hands to Passport's `fail(info, status)`. */
 export interface ItsMeFailureInfo {
   /** The stable failure code. */

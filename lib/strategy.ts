@@ -12,6 +12,7 @@ import {
 import { ItsMeError } from './errors.js';
 import {
   classifyErrors,
+  FAILURE_STATUS,
   failureInfo,
   type ItsMeFailureCode,
   type ItsMeFailureInfo,
@@ -128,7 +129,7 @@ export class ItsMeStrategy extends PassportStrategy {
     let work: Promise<void>;
     if (input.kind === 'absent') work = self.#start(login);
     else if (input.kind === 'invalid') {
-      self.#fail(login, 'invalid-callback', 400, { hint: `Invalid itsme callback: ${input.reason}.` });
+      self.#fail(login, 'invalid-callback', { hint: `Invalid itsme callback: ${input.reason}.` });
       return;
     } else work = self.#complete(login, input.value);
     work.catch((err: unknown) => self.#error(login, err));
@@ -172,13 +173,13 @@ export class ItsMeStrategy extends PassportStrategy {
     if (!pending) {
       const code = await this.#explain(login.req, relayState);
       login.startLanguage = this.#missingLanguage(login.req, relayState);
-      this.#fail(login, code, 403);
+      this.#fail(login, code);
       return;
     }
     login.sessionId = pending.sessionId;
     login.pending = pending;
     if (!this.#claim(pending.sessionId)) {
-      this.#fail(login, 'used-login', 403);
+      this.#fail(login, 'used-login');
       return;
     }
     let result: Awaited<ReturnType<ItsMeClient['waitForResult']>>;
@@ -190,15 +191,14 @@ export class ItsMeStrategy extends PassportStrategy {
       });
     } catch (err) {
       if (err instanceof ItsMeError && err.code === 'ERR_ITSME_PENDING_TIMEOUT') {
-        this.#fail(login, 'not-confirmed', 401);
+        this.#fail(login, 'not-confirmed');
         return;
       }
       throw err;
     }
     if (result.errors.length > 0) {
       const { code, zignsecCode } = classifyErrors(result.errors);
-      // ZignSec's ALREADY_COLLECTED and SESSION_NOT_FOUND are the store's used and unknown logins: 403.
-      this.#fail(login, code, code === 'used-login' || code === 'unknown-login' ? 403 : 401, { zignsecCode });
+      this.#fail(login, code, { zignsecCode });
       return;
     }
     let profile: ItsMeProfile;
@@ -206,7 +206,7 @@ export class ItsMeStrategy extends PassportStrategy {
       profile = toProfile(result);
     } catch (err) {
       if (err instanceof ItsMeError && err.code === 'ERR_ITSME_NO_SUBJECT') {
-        this.#fail(login, 'no-subject', 401);
+        this.#fail(login, 'no-subject');
         return;
       }
       throw err;
@@ -216,7 +216,7 @@ export class ItsMeStrategy extends PassportStrategy {
     if (!user) {
       const given: Record<string, unknown> =
         typeof info === 'string' ? { message: info } : info && typeof info === 'object' ? { ...info } : {};
-      this.#fail(login, 'verify-refused', 401, {}, given);
+      this.#fail(login, 'verify-refused', {}, given);
       return;
     }
     if (loginSuccessChannel.hasSubscribers) {
@@ -261,11 +261,13 @@ export class ItsMeStrategy extends PassportStrategy {
     return login.options.language ?? pendingLanguage ?? this.language ?? 'en';
   }
 
-  /** Fails the login with `info.code`, the message in the login's language, and what verify's info added. */
+  /**
+   * Fails the login with `info.code`, the message in the login's language, what verify's info added,
+   * and the code's status (ZignSec's `ALREADY_COLLECTED` is a `used-login`: 403 like the store's).
+   */
   #fail(
     login: Login,
     code: ItsMeFailureCode,
-    status: number,
     extra: { zignsecCode?: string; hint?: string } = {},
     given: Record<string, unknown> = {},
   ): void {
@@ -277,6 +279,7 @@ export class ItsMeStrategy extends PassportStrategy {
     });
     const info = { ...built, ...given, code };
     if (typeof info.message !== 'string') info.message = built.message;
+    const status = FAILURE_STATUS[code];
     this.#publishFailure(login, code, status);
     login.actions.fail(info, status);
   }
