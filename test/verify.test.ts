@@ -263,15 +263,17 @@ describe('verify', () => {
       expect(cleared).to.include(armed[0]);
     });
 
-    for (const [label, verify, expected] of [
-      ['sync done', (_p: ItsMeProfile, done: VerifyCallback) => done(null, { id: 'sync' }), { id: 'sync' }],
-      ['async returning a user', async (p: ItsMeProfile) => ({ id: p.id }), { id: SUB }],
+    // The arity is what callVerify reads to tell a (profile, done) verify from an async (profile) one.
+    for (const [label, verify, expected, arity] of [
+      ['sync done', (_p: ItsMeProfile, done: VerifyCallback) => done(null, { id: 'sync' }), { id: 'sync' }, 2],
+      ['async returning a user', async (p: ItsMeProfile) => ({ id: p.id }), { id: SUB }, 1],
       [
         'async calling done later',
         async (_p: ItsMeProfile, done: VerifyCallback) => {
           setTimeout(() => done(null, { id: 'later' }), 20);
         },
         { id: 'later' },
+        2,
       ],
       // NestJS's PassportStrategy wraps validate() as `async (...params) => { done(null, await validate(...)) }`:
       // a function of length 0 that calls done before its own promise resolves to undefined.
@@ -283,10 +285,11 @@ describe('verify', () => {
           done(null, await Promise.resolve({ id: 'nest' }));
         } as VerifyFunction,
         { id: 'nest' },
+        0,
       ],
     ] as const) {
       it(`should log in within the limit for ${label}`, async () => {
-        expect(label.startsWith('NestJS') ? (verify as VerifyFunction).length : 0).to.equal(0);
+        expect((verify as VerifyFunction).length, 'the shape under test').to.equal(arity);
         const { outcome } = await complete(limited(verify as VerifyFunction));
         expect(expectKind(outcome, 'success').user).to.deep.equal(expected);
       });
