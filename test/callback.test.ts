@@ -32,7 +32,7 @@ function harness(options: Partial<ItsMeStrategyOptions> = {}): Harness {
       apiKey: KEY,
       callbackURL: 'https://bank.example/auth/itsme/callback',
       baseURL: BASE,
-      timeout: 300,
+      timeout: 2000,
       pendingTimeout: 900,
       ...options,
     } as ItsMeStrategyOptions,

@@ -13,7 +13,7 @@ const common = {
   apiKey: KEY,
   callbackURL: 'https://bank.example/cb',
   baseURL: BASE,
-  timeout: 300,
+  timeout: 2000,
   pendingTimeout: 300,
 };
 
@@ -107,7 +107,7 @@ describe('fast paths', () => {
 
   describe('shared result reads', () => {
     it('should settle a read of the same id started from a zignsec tracing start subscriber', async () => {
-      const client = new ItsMeClient({ apiKey: KEY, baseURL: BASE, timeout: 300 });
+      const client = new ItsMeClient({ apiKey: KEY, baseURL: BASE, timeout: 2000 });
       nock(BASE).get(`/v3/eid/itsme/${ID}`).times(2).reply(200, sampleResult(ID));
       let inner: Promise<unknown> | undefined;
       let once = false;

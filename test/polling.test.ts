@@ -287,7 +287,7 @@ describe('polling client', () => {
 
     it('should reject with ERR_ITSME_PENDING_TIMEOUT when the session stays pending', async () => {
       server.reply = (id) => pending(id);
-      const err = await rejection(client.waitForResult('stays-pending', { timeout: 300, interval: 100 }));
+      const err = await rejection(client.waitForResult('stays-pending', { timeout: 1000, interval: 100 }));
       expect(err.code).to.equal('ERR_ITSME_PENDING_TIMEOUT');
       expect(server.gets.length).to.be.greaterThan(1);
       expect(server.maxActive).to.equal(1);
@@ -298,7 +298,7 @@ describe('polling client', () => {
         await delay(40);
         return pending(id);
       };
-      const err = await rejection(client.waitForResult('slow-pending', { timeout: 300, interval: 100 }));
+      const err = await rejection(client.waitForResult('slow-pending', { timeout: 1000, interval: 100 }));
       expect(err.code).to.equal('ERR_ITSME_PENDING_TIMEOUT');
     });
 
@@ -313,7 +313,7 @@ describe('polling client', () => {
 
     it('should reject with the last 5xx error when ZignSec kept failing until the deadline', async () => {
       server.reply = () => ({ status: 503, body: { errors: [{ code: 'Internal Exception' }] } });
-      const err = await rejection(client.waitForResult('down', { timeout: 200, interval: 100 }));
+      const err = await rejection(client.waitForResult('down', { timeout: 1000, interval: 100 }));
       expect(err.code).to.equal('ERR_ZIGNSEC_HTTP_STATUS');
       expect(err.status).to.equal(503);
     });
@@ -423,8 +423,9 @@ describe('polling client', () => {
         client.waitForResult('slowly-polled', { timeout: 2000, interval: 100, maxInterval: 100_000 }),
       );
       expect(err.code).to.equal('ERR_ITSME_PENDING_TIMEOUT');
-      // 100, 150, 225, 338, 506 ms ... between polls: at most 7 GETs in 2 s, never hundreds.
-      expect(server.gets.length).to.be.within(4, 7);
+      // 100, 150, 225, 338, 506 ms ... between polls: at most 7 GETs in 2 s, never hundreds (at least 3
+      // even if the process is held up for a moment, as on a busy VM).
+      expect(server.gets.length).to.be.within(3, 7);
     });
 
     it('should never pause longer than maxInterval, even when interval is larger', async () => {

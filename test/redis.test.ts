@@ -458,8 +458,13 @@ describe('several instances on Redis', function () {
 
       it('should run onResult once when the same webhook reaches both at the same moment', async () => {
         for (let round = 0; round < 3; round++) {
-          const id = randomUUID();
-          const answers = await Promise.all([deliver(first, id), deliver(second, id)]);
+          const id = `hold-${randomUUID()}`;
+          const both = [deliver(first, id), deliver(second, id)];
+          // The instance that claimed the id stays in onResult until released, so the other answers first.
+          const firstAnswer = await Promise.race(both);
+          expect(firstAnswer.status, `round ${round}: the instance that did not get the claim`).to.equal(409);
+          for (const child of children) child.release(id);
+          const answers = await Promise.all(both);
           expect(answers.map((a) => a.status).sort(), `round ${round}`).to.deep.equal([200, 409]);
           // ZignSec retries the 409: a duplicate now, wherever it lands.
           const again = await Promise.all([deliver(first, id), deliver(second, id)]);
@@ -492,6 +497,8 @@ describe('several instances on Redis', function () {
     interface Receiver {
       url: string;
       runs: { label: string; id: string; fail: boolean }[];
+      /** Lets a held `onResult` (ids starting with `hold-`) finish. */
+      release(id: string): void;
       stop(): Promise<void>;
     }
 
@@ -525,6 +532,9 @@ describe('several instances on Redis', function () {
       return {
         url,
         runs,
+        release: (id) => {
+          child.send({ release: id });
+        },
         stop: async () => {
           if (child.exitCode !== null || child.signalCode !== null) return;
           const exited = once(child, 'exit');

@@ -20,7 +20,7 @@ interface Seen {
 
 function strategy(options: Partial<ItsMeStrategyOptions> = {}): ItsMeStrategy {
   return new ItsMeStrategy(
-    { apiKey: KEY, callbackURL: CALLBACK, baseURL: BASE, timeout: 300, ...options } as ItsMeStrategyOptions,
+    { apiKey: KEY, callbackURL: CALLBACK, baseURL: BASE, timeout: 2000, ...options } as ItsMeStrategyOptions,
     (profile, done) => done(null, { id: profile.id }),
   );
 }
@@ -166,7 +166,7 @@ describe('start', () => {
       const seen = replyToStart(200, ok);
       const session: Record<string, unknown> = {};
       const s = new UserLanguageStrategy(
-        { apiKey: KEY, callbackURL: CALLBACK, baseURL: BASE, timeout: 300 },
+        { apiKey: KEY, callbackURL: CALLBACK, baseURL: BASE, timeout: 2000 },
         (profile, done) => done(null, { id: profile.id }),
       );
       expectKind(await runStrategy(s, fakeRequest({ session })), 'redirect');

@@ -20,7 +20,7 @@ import { sampleResult } from './support/zignsec-stub.js';
 
 const BASE = 'https://zignsec.types.test';
 const SESSION_ID = 'c0ffee00-1234-4abc-8def-0123456789ab';
-const base = { apiKey: 'zs-types-key', callbackURL: 'https://bank.example/cb', baseURL: BASE, timeout: 300 };
+const base = { apiKey: 'zs-types-key', callbackURL: 'https://bank.example/cb', baseURL: BASE, timeout: 2000 };
 
 const withoutReq = (profile: ItsMeProfile, done: VerifyCallback) => done(null, { id: profile.id });
 const withReq = (req: Request, profile: ItsMeProfile, done: VerifyCallback) =>

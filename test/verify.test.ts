@@ -18,7 +18,7 @@ const BASE = 'https://zignsec.verify.test';
 const SESSION_ID = '5f0c2a9e-1b7d-4c3e-9a8f-0d6e4b2c1a90';
 const SUB = '1pjoxjqmuxdswhdqiarsxwsekxrwf1hfdvw9';
 const REFUSED = { code: 'verify-refused', language: 'en', message: 'Login refused.' };
-const common = { apiKey: KEY, callbackURL: 'https://bank.example/cb', baseURL: BASE, timeout: 300 };
+const common = { apiKey: KEY, callbackURL: 'https://bank.example/cb', baseURL: BASE, timeout: 2000 };
 
 /** Runs one complete way back (a pending login in the session, ZignSec answering the sample). */
 async function complete(strategy: ItsMeStrategy): Promise<{ outcome: Outcome; req: Request }> {

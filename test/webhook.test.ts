@@ -484,7 +484,7 @@ describe('webhook receiver', () => {
       expect((await deliver(patient.url, { id: 'soon' })).status).to.equal(200);
       expect(patient.delivered.map((d) => d.profile?.id)).to.deep.equal([SUB]);
       expect(stub.gets.filter((id) => id === 'soon')).to.have.length(3);
-      const brief = await receiver('none', { pendingTimeout: 600 });
+      const brief = await receiver('none', { pendingTimeout: 1500 });
       const never = await deliver(brief.url, { id: 'never' });
       expect(never.status).to.equal(202);
       expect(stub.gets.filter((id) => id === 'never').length).to.be.greaterThan(1);
