@@ -88,6 +88,14 @@ export interface ItsMeAuthenticateOptions {
    * callback: language of the failure message. Overrides the strategy's `language`.
    */
   language?: ItsMeLanguage;
+  /**
+   * At the start: absolute http(s) URL sent as `target` for this login, instead of the strategy's
+   * `callbackURL` (as passport-oauth2 takes it); also as `targetError`, unless an `errorCallbackURL` is
+   * given here or the strategy's `errorCallbackURL` differs from its `callbackURL`.
+   */
+  callbackURL?: string;
+  /** At the start: absolute http(s) URL sent as `targetError` for this login. */
+  errorCallbackURL?: string;
   [key: string]: unknown;
 }
 
@@ -132,11 +140,18 @@ export function checkOptions(options: ItsMeStrategyOptions | ItsMeStrategyOption
 }
 
 /**
- * Throws a TypeError unless `language` is absent or one of the itsme languages.
+ * Throws a TypeError naming the option of `passport.authenticate('itsme', options)` that is wrong.
  * @internal
  */
-export function checkLanguage(language: unknown): void {
-  if (language !== undefined && !LANGUAGES.includes(language as ItsMeLanguage)) {
+export function checkAuthenticateOptions(options: ItsMeAuthenticateOptions): void {
+  const { language, callbackURL, errorCallbackURL } = options;
+  if (language !== undefined && !LANGUAGES.includes(language)) {
     throw new TypeError(`ItsMeStrategy language must be one of ${LANGUAGES.join(', ')}`);
+  }
+  if (callbackURL !== undefined && !isHttpUrl(callbackURL)) {
+    throw new TypeError('ItsMeStrategy authenticate option callbackURL must be an absolute http(s) URL');
+  }
+  if (errorCallbackURL !== undefined && !isHttpUrl(errorCallbackURL)) {
+    throw new TypeError('ItsMeStrategy authenticate option errorCallbackURL must be an absolute http(s) URL');
   }
 }

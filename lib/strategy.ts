@@ -23,7 +23,7 @@ import { toProfile } from './profile.js';
 import { createRelayState, readRelayState } from './relaystate.js';
 import { MISSING_LANGUAGE, type PendingLogin, type RelayStateStore, SessionRelayStateStore } from './store.js';
 import {
-  checkLanguage,
+  checkAuthenticateOptions,
   checkOptions,
   type ItsMeAuthenticateOptions,
   type ItsMeStrategyOptions,
@@ -120,7 +120,7 @@ export class ItsMeStrategy extends PassportStrategy {
     const self = owner as ItsMeStrategy;
     const login: Login = { actions: this, req, options: options ?? {}, began: Date.now() };
     try {
-      checkLanguage(login.options.language);
+      checkAuthenticateOptions(login.options);
     } catch (err) {
       self.#error(login, err);
       return;
@@ -137,13 +137,16 @@ export class ItsMeStrategy extends PassportStrategy {
 
   /**
    * Overridable hook: the body of the start call for this request. The default sends the relaystate,
-   * `callbackURL` as `target`, `errorCallbackURL` as `targetError`, the language and the webhook.
+   * `callbackURL` as `target`, `errorCallbackURL` as `targetError` (the authenticate options' own
+   * first), the language and the webhook.
    */
   startParams(_req: ItsMeRequest, options: ItsMeAuthenticateOptions, relayState: string): StartRequest {
+    const target = options.callbackURL ?? this.callbackURL;
     const params: StartRequest = {
       relaystate: relayState,
-      target: this.callbackURL,
-      targetError: this.errorCallbackURL,
+      target,
+      targetError:
+        options.errorCallbackURL ?? (this.errorCallbackURL === this.callbackURL ? target : this.errorCallbackURL),
     };
     const language = options.language ?? this.language;
     if (language) params.language = language;

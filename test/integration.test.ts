@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { type ItsMeStrategyOptions, SessionRelayStateStore } from '../lib/index.js';
-import { startTestApp, type TestApp } from './support/app.js';
+import { ELSEWHERE_CALLBACK, startTestApp, type TestApp } from './support/app.js';
 import { type BrowserResponse, browse, CookieJar } from './support/http.js';
 import { sampleResult, ZignSecStub } from './support/zignsec-stub.js';
 
@@ -87,6 +87,23 @@ for (const version of [5, 4] as const) {
         expect(wrong.status).to.equal(500);
         expect(JSON.parse(wrong.body).error).to.match(/language/);
         expect(stub.starts).to.have.length(1);
+      });
+
+      it('should send the callbackURL given to passport.authenticate as the target of that login, and complete it there', async () => {
+        const target = await app();
+        const jar = new CookieJar();
+        const { relayState } = await startLogin(target, jar, '/login-elsewhere');
+        expect(stub.starts[0]?.body).to.include({ target: ELSEWHERE_CALLBACK, targetError: ELSEWHERE_CALLBACK });
+        const back = await browse(`${target.url}/elsewhere/callback?relaystate=${relayState}`, jar);
+        expect(back.location).to.equal('/me');
+        expect(JSON.parse((await browse(`${target.url}/me`, jar)).body)).to.deep.equal({
+          id: SUB,
+          displayName: 'Florent Verschueren',
+        });
+        await startLogin(target, new CookieJar());
+        expect(stub.starts[1]?.body.target, 'the next login: the strategy option again').to.equal(
+          'http://127.0.0.1/callback',
+        );
       });
 
       it('should fail with a message the person understands when they cancelled', async () => {

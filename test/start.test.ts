@@ -141,6 +141,53 @@ describe('start', () => {
       });
     }
 
+    it('should send the authenticate options callbackURL as target and targetError of that login only', async () => {
+      const seen = replyToStart(200, ok);
+      const s = strategy();
+      const tenant = 'https://other-bank.example/auth/itsme/callback';
+      expectKind(await runStrategy(s, fakeRequest(), { callbackURL: tenant }), 'redirect');
+      expect(seen[0]?.body).to.include({ target: tenant, targetError: tenant });
+      const next = replyToStart(200, ok);
+      expectKind(await runStrategy(s, fakeRequest()), 'redirect');
+      expect(next[0]?.body).to.include({ target: CALLBACK, targetError: CALLBACK });
+    });
+
+    it("should keep the strategy's errorCallbackURL as targetError under a per-login callbackURL, unless the login gives its own", async () => {
+      const errorURL = 'https://bank.example/auth/itsme/error';
+      const tenant = 'https://other-bank.example/auth/itsme/callback';
+      const s = strategy({ errorCallbackURL: errorURL });
+      const seen = replyToStart(200, ok);
+      await runStrategy(s, fakeRequest(), { callbackURL: tenant });
+      expect(seen[0]?.body).to.include({ target: tenant, targetError: errorURL });
+      const own = replyToStart(200, ok);
+      const ownError = 'https://other-bank.example/auth/itsme/error';
+      await runStrategy(s, fakeRequest(), { callbackURL: tenant, errorCallbackURL: ownError });
+      expect(own[0]?.body).to.include({ target: tenant, targetError: ownError });
+    });
+
+    for (const [name, value] of [
+      ['callbackURL', '/auth/itsme/callback'],
+      ['callbackURL', 'javascript:alert(1)'],
+      ['callbackURL', 42],
+      ['errorCallbackURL', 'ftp://bank.example/error'],
+      ['errorCallbackURL', ''],
+    ] as const) {
+      it(`should error naming ${name}, without calling ZignSec, for the per-login ${name} ${JSON.stringify(value)}`, async () => {
+        const seen = replyToStart(200, ok);
+        const req = fakeRequest();
+        const outcome = expectKind(
+          await runStrategy(strategy(), req, { [name]: value } as unknown as Record<string, unknown>),
+          'error',
+        );
+        expect(outcome.error).to.be.instanceOf(TypeError);
+        expect(outcome.error.message).to.equal(
+          `ItsMeStrategy authenticate option ${name} must be an absolute http(s) URL`,
+        );
+        expect(seen).to.have.length(0);
+        expect(pendingIn((req as unknown as { session: Record<string, unknown> }).session)).to.equal(0);
+      });
+    }
+
     it('should call the production host when environment is production', async () => {
       const seen = replyToStart(200, ok, 'https://api.zignsec.com');
       const s = new ItsMeStrategy({ apiKey: KEY, callbackURL: CALLBACK, environment: 'production' }, () => {});

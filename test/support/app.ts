@@ -6,6 +6,9 @@ import passport from 'passport';
 import { type ItsMeLanguage, ItsMeStrategy, type ItsMeStrategyOptions, type VerifyFunction } from '../../lib/index.js';
 import { type Listening, listen } from './http.js';
 
+/** The `callbackURL` that `/login-elsewhere` gives `passport.authenticate`. */
+export const ELSEWHERE_CALLBACK = 'http://127.0.0.1/elsewhere/callback';
+
 export interface TestApp {
   url: string;
   app: Express;
@@ -16,7 +19,8 @@ export interface TestApp {
 
 /**
  * A real Express app with express-session and passport 0.7, using ItsMeStrategy:
- * `/login` starts, `/callback` completes and redirects to `/me` (JSON of `req.user`) or to `/failed`
+ * `/login` starts (`/login-elsewhere` with a per-login `callbackURL`), `/callback` (and
+ * `/elsewhere/callback`) completes and redirects to `/me` (JSON of `req.user`) or to `/failed`
  * (JSON of the session's failure messages and the status Passport would have used); `/callback/status`
  * completes without failureRedirect, so a failure answers with the strategy's own status.
  */
@@ -55,6 +59,9 @@ export async function startTestApp(options: {
     keepSessionInfo: options.keepSessionInfo ?? false,
   });
   app.get('/callback', finish, (_req, res) => res.redirect('/me'));
+  // A second return route, chosen per login (passport-oauth2's authenticate option).
+  app.get('/login-elsewhere', instance.authenticate('itsme', { callbackURL: ELSEWHERE_CALLBACK }));
+  app.get('/elsewhere/callback', finish, (_req, res) => res.redirect('/me'));
   app.post('/callback', finish, (_req, res) => res.redirect('/me'));
   // Without failureRedirect: Passport answers a failure with the strategy's status (400, 401, 403).
   app.get(
