@@ -1,15 +1,17 @@
 import { BoundedMap } from './bounded-map.js';
 import { ItsMeClient } from './client.js';
 import { SESSION_ID } from './client-options.js';
-import {
-  type CHANNELS,
-  type LoginFailureCode,
-  type LoginFailureMessage,
-  loginFailureChannel,
-  loginStartChannel,
-  loginSuccessChannel,
-} from './diagnostics.js';
+import { type CHANNELS, loginStartChannel, loginSuccessChannel } from './diagnostics.js';
 import { ItsMeError } from './errors.js';
+import {
+  explainMissing,
+  type Login,
+  loginLanguage,
+  overPlainHttp,
+  publishFailure,
+  recallLanguage,
+  startedAt,
+} from './login.js';
 import {
   classifyErrors,
   FAILURE_STATUS,
@@ -21,7 +23,7 @@ import {
 import { type ItsMeRequest, PassportStrategy } from './passport-base.js';
 import { toProfile } from './profile.js';
 import { createRelayState, readRelayState } from './relaystate.js';
-import { MISSING_LANGUAGE, type PendingLogin, type RelayStateStore, SessionRelayStateStore } from './store.js';
+import { type RelayStateStore, SessionRelayStateStore } from './store.js';
 import {
   checkAuthenticateOptions,
   checkOptions,
@@ -32,7 +34,6 @@ import {
   type VerifyFunctionWithRequest,
 } from './strategy-options.js';
 import type { ItsMeLanguage, ItsMeProfile, StartRequest } from './types.js';
-import { LANGUAGES } from './types.js';
 import { callVerify } from './verify.js';
 
 const CONSUMED_MAX = 10_000;
@@ -174,8 +175,8 @@ export class ItsMeStrategy extends PassportStrategy {
     // A custom store's record is checked like a ZignSec answer: its id goes into calls and events.
     if (pending && (typeof pending.sessionId !== 'string' || !SESSION_ID.test(pending.sessionId))) pending = undefined;
     if (!pending) {
-      const code = await this.#explain(login.req, relayState);
-      login.startLanguage = this.#missingLanguage(login.req, relayState);
+      const code = await explainMissing(this.store, login.req, relayState);
+      login.startLanguage = recallLanguage(this.store, login.req, relayState);
       this.#fail(login, code);
       return;
     }
@@ -232,38 +233,6 @@ export class ItsMeStrategy extends PassportStrategy {
     login.actions.success(user, info);
   }
 
-  /** Why `take` found nothing, as the store's optional `explain` tells it; `unknown-login` without it. */
-  async #explain(req: ItsMeRequest, relayState: string): Promise<ItsMeFailureCode> {
-    let reason: unknown;
-    if (typeof this.store.explain === 'function') {
-      try {
-        reason = await this.store.explain(req, relayState);
-      } catch {
-        reason = undefined;
-      }
-    }
-    const key = String(reason);
-    return Object.hasOwn(MISSING, key) ? (MISSING[key] as ItsMeFailureCode) : 'unknown-login';
-  }
-
-  /** The language a built-in store still knows of a used or expired login (see `MISSING_LANGUAGE`). */
-  #missingLanguage(req: ItsMeRequest, relayState: string): ItsMeLanguage | undefined {
-    const recall = (this.store as { [MISSING_LANGUAGE]?: unknown })[MISSING_LANGUAGE];
-    if (typeof recall !== 'function') return undefined;
-    try {
-      return recall.call(this.store, req, relayState) as ItsMeLanguage | undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** The language of this login's messages: the callback's option, the pending login's, the strategy's, English. */
-  #language(login: Login): ItsMeLanguage {
-    const saved = (login.pending as { language?: unknown } | undefined)?.language ?? login.startLanguage;
-    const pendingLanguage = LANGUAGES.includes(saved as ItsMeLanguage) ? (saved as ItsMeLanguage) : undefined;
-    return login.options.language ?? pendingLanguage ?? this.language ?? 'en';
-  }
-
   /**
    * Fails the login with `info.code`, the message in the login's language, what verify's info added,
    * and the code's status (ZignSec's `ALREADY_COLLECTED` is a `used-login`: 403 like the store's).
@@ -275,7 +244,7 @@ export class ItsMeStrategy extends PassportStrategy {
     given: Record<string, unknown> = {},
   ): void {
     const built = failureInfo(code, {
-      language: this.#language(login),
+      language: loginLanguage(login, this.language),
       insecure: overPlainHttp(login.req),
       overrides: this.#messages,
       ...extra,
@@ -283,26 +252,14 @@ export class ItsMeStrategy extends PassportStrategy {
     const info = { ...built, ...given, code };
     if (typeof info.message !== 'string') info.message = built.message;
     const status = FAILURE_STATUS[code];
-    this.#publishFailure(login, code, status);
+    publishFailure(login, code, status);
     login.actions.fail(info, status);
   }
 
   #error(login: Login, err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
-    this.#publishFailure(login, error instanceof ItsMeError ? error.code : 'ERR_UNEXPECTED', 500);
+    publishFailure(login, error instanceof ItsMeError ? error.code : 'ERR_UNEXPECTED', 500);
     login.actions.error(error);
-  }
-
-  #publishFailure(login: Login, code: LoginFailureCode, status: number): void {
-    if (!loginFailureChannel.hasSubscribers) return;
-    const message: LoginFailureMessage = {
-      strategy: login.actions.name,
-      code,
-      status,
-      duration: Date.now() - startedAt(login),
-    };
-    if (login.sessionId !== undefined) message.sessionId = login.sessionId;
-    loginFailureChannel.publish(message);
   }
 
   #claim(sessionId: string): boolean {
@@ -312,35 +269,4 @@ export class ItsMeStrategy extends PassportStrategy {
     this.#consumed.set(sessionId, now + CONSUMED_TTL);
     return true;
   }
-}
-
-/** One run of `authenticate`: Passport's action object, the request and what is known so far. */
-interface Login {
-  actions: ItsMeStrategy;
-  req: ItsMeRequest;
-  options: ItsMeAuthenticateOptions;
-  /** `Date.now()` when this request reached the strategy. */
-  began: number;
-  sessionId?: string;
-  pending?: PendingLogin;
-  /** The language the login was started in, as the store recalls it for a login it no longer holds. */
-  startLanguage?: ItsMeLanguage | undefined;
-}
-
-const MISSING: Record<string, ItsMeFailureCode> = {
-  'no-session': 'no-session',
-  unknown: 'unknown-login',
-  expired: 'expired-login',
-  used: 'used-login',
-};
-
-function startedAt(login: Login): number {
-  const created = login.pending?.createdAt;
-  return typeof created === 'number' && Number.isFinite(created) && created <= login.began ? created : login.began;
-}
-
-/** Whether the callback reached the app over plain http, as Express, Fastify or Node itself tells it. */
-function overPlainHttp(req: ItsMeRequest): boolean {
-  const r = req as { secure?: unknown; protocol?: unknown; socket?: { encrypted?: unknown } };
-  return !(r.secure === true || r.protocol === 'https' || r.socket?.encrypted === true);
 }
