@@ -456,14 +456,36 @@ describe('several instances on Redis', function () {
 
       const runs = (id: string) => children.flatMap((child) => child.runs.filter((run) => run.id === id));
 
+      /** Resolves true once `condition` holds, or false after `ms` or once `signal` fires. */
+      async function until(condition: () => boolean, ms: number, signal: AbortSignal): Promise<boolean> {
+        const deadline = Date.now() + ms;
+        while (!condition()) {
+          if (Date.now() > deadline || signal.aborted) return false;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        return true;
+      }
+
       it('should run onResult once when the same webhook reaches both at the same moment', async () => {
         for (let round = 0; round < 3; round++) {
           const id = `hold-${randomUUID()}`;
           const both = [deliver(first, id), deliver(second, id)];
           // The instance that claimed the id stays in onResult until released, so the other answers first.
-          const firstAnswer = await Promise.race(both);
+          // Should both claim it (the bug under test), both stay held: fail at once, naming it, and release.
+          let firstAnswer: Awaited<(typeof both)[number]>;
+          const watching = new AbortController();
+          try {
+            firstAnswer = await Promise.race([
+              ...both,
+              until(() => runs(id).length > 1, 10_000, watching.signal).then((twice) => {
+                throw new Error(twice ? 'both instances ran onResult' : 'neither instance answered within 10 s');
+              }),
+            ]);
+          } finally {
+            watching.abort();
+            for (const child of children) child.release(id);
+          }
           expect(firstAnswer.status, `round ${round}: the instance that did not get the claim`).to.equal(409);
-          for (const child of children) child.release(id);
           const answers = await Promise.all(both);
           expect(answers.map((a) => a.status).sort(), `round ${round}`).to.deep.equal([200, 409]);
           // ZignSec retries the 409: a duplicate now, wherever it lands.
