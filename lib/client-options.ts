@@ -79,6 +79,25 @@ export function checkClientOptions(owner: string, options: Partial<ItsMeClientOp
 /** What a ZignSec session id looks like (ZignSec sends UUIDs). @internal */
 export const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
+/** Longest `target`/`targetError` sent: the way back must fit in a request line. @internal */
+export const MAX_RETURN_URL = 8192;
+
+/**
+ * What is wrong with `value` as a URL ZignSec sends the browser back to (`target`, `targetError`), as
+ * the end of a sentence naming it, or `undefined` when nothing is. ZignSec appends `relaystate` to
+ * its query, so the URL must not hold one already, nor a fragment (which would swallow it).
+ * @internal
+ */
+export function returnUrlProblem(value: unknown): string | undefined {
+  if (!isHttpUrl(value)) return 'must be an absolute http(s) URL';
+  if (value.length > MAX_RETURN_URL) return `must be at most ${MAX_RETURN_URL} characters`;
+  const url = new URL(value);
+  if (url.username !== '' || url.password !== '') return 'must not hold a user name or password';
+  if (url.hash !== '') return 'must not have a #fragment';
+  if (url.searchParams.has('relaystate')) return 'must not have a relaystate parameter (ZignSec adds its own)';
+  return undefined;
+}
+
 /** @internal */
 export function isHttpUrl(value: unknown): value is string {
   if (typeof value !== 'string') return false;

@@ -59,6 +59,8 @@ export class ItsMeClient {
    * @throws {ItsMeError} on a non-2xx status, a body that is not JSON, a non-empty `errors`, a
    *   missing `id`, or a `redirectUrl` that is missing, not http(s), holds control characters or is
    *   longer than 8 KiB (`ERR_ZIGNSEC_BAD_RESPONSE`).
+   * @throws {TypeError} (as a rejection, before any call) on an unknown `language`, or a `request`
+   *   field that holds the API key.
    */
   start(request: StartRequest = {}, options: { signal?: AbortSignal } = {}): Promise<StartResponse> {
     const body: Record<string, string> = {};
@@ -68,6 +70,12 @@ export class ItsMeClient {
     }
     if (body.language !== undefined && !LANGUAGES.includes(body.language as ItsMeLanguage)) {
       return Promise.reject(new TypeError(`language must be one of ${LANGUAGES.join(', ')}`));
+    }
+    for (const key in body) {
+      // ZignSec sends the browser to target or targetError, with the rest in the URL or the page.
+      if (holdsSecret(body[key] as string, this.#apiKey)) {
+        return Promise.reject(new TypeError(`start request ${key} must not hold the API key`));
+      }
     }
     const signal = options?.signal;
     try {

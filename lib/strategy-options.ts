@@ -1,4 +1,6 @@
 import { checkClientOptions, type ItsMeClientOptions, isHttpUrl, MAX_DELAY } from './client.js';
+import { returnUrlProblem } from './client-options.js';
+import { holdsSecret } from './errors.js';
 import { checkMessages, type ItsMeMessages } from './messages.js';
 import type { ItsMeRequest, ItsMeUser } from './passport-base.js';
 import type { RelayStateStore } from './store.js';
@@ -9,13 +11,17 @@ import { LANGUAGES } from './types.js';
 export interface ItsMeStrategyOptionsBase {
   /** ZignSec access token, sent raw in `Authorization`. Required. */
   apiKey: string;
-  /** Absolute http(s) URL of the app's return route, sent to ZignSec as `target`. Required. */
+  /**
+   * Absolute http(s) URL of the app's return route, sent to ZignSec as `target`. Required. At most
+   * 8192 characters, with no user name or password, no `#fragment`, no `relaystate` parameter (ZignSec
+   * adds its own) and not holding the API key.
+   */
   callbackURL: string;
   /** `'test'` (https://test.zignsec.com, the default) or `'production'` (https://api.zignsec.com). */
   environment?: ZignSecEnvironment;
   /** Overrides the host (the simulator, a proxy); `/v3/eid/itsme...` is appended. */
   baseURL?: string;
-  /** Sent as `targetError`, where ZignSec sends the browser on cancel or error. Default `callbackURL`. */
+  /** Sent as `targetError`, where ZignSec sends the browser on cancel or error; checked as `callbackURL`. Default `callbackURL`. */
   errorCallbackURL?: string;
   /**
    * Language of the itsme screens and of failure messages. Default: none (itsme chooses; messages in
@@ -89,12 +95,14 @@ export interface ItsMeAuthenticateOptions {
    */
   language?: ItsMeLanguage;
   /**
-   * At the start: absolute http(s) URL sent as `target` for this login, instead of the strategy's
-   * `callbackURL` (as passport-oauth2 takes it); also as `targetError`, unless an `errorCallbackURL` is
-   * given here or the strategy's `errorCallbackURL` differs from its `callbackURL`.
+   * At the start: the URL sent as `target` for this login, instead of the strategy's `callbackURL`
+   * (the option passport-oauth2 has), checked as that one is; also sent as `targetError`, unless an
+   * `errorCallbackURL` is given here or the strategy's `errorCallbackURL` differs from its
+   * `callbackURL`. Ignored on the way back, which is not bound to it: any route that runs the
+   * strategy completes the login of the browser that started it.
    */
   callbackURL?: string;
-  /** At the start: absolute http(s) URL sent as `targetError` for this login. */
+  /** At the start: the URL sent as `targetError` for this login, checked as the strategy's is. */
   errorCallbackURL?: string;
   [key: string]: unknown;
 }
@@ -106,10 +114,15 @@ export interface ItsMeAuthenticateOptions {
 export function checkOptions(options: ItsMeStrategyOptions | ItsMeStrategyOptionsWithRequest): void {
   checkClientOptions('ItsMeStrategy', options);
   if (options.callbackURL === undefined) throw new TypeError('ItsMeStrategy requires a callbackURL option');
-  for (const name of ['callbackURL', 'errorCallbackURL', 'webhookURL'] as const) {
-    if (options[name] !== undefined && !isHttpUrl(options[name])) {
-      throw new TypeError(`ItsMeStrategy ${name} option must be an absolute http(s) URL`);
+  for (const name of ['callbackURL', 'errorCallbackURL'] as const) {
+    const problem = options[name] === undefined ? undefined : returnUrlProblem(options[name]);
+    if (problem) throw new TypeError(`ItsMeStrategy ${name} option ${problem}`);
+    if (options[name] !== undefined && holdsSecret(options[name], options.apiKey)) {
+      throw new TypeError(`ItsMeStrategy ${name} option must not hold the API key: ZignSec sends the browser there`);
     }
+  }
+  if (options.webhookURL !== undefined && !isHttpUrl(options.webhookURL)) {
+    throw new TypeError('ItsMeStrategy webhookURL option must be an absolute http(s) URL');
   }
   if (options.language !== undefined && !LANGUAGES.includes(options.language)) {
     throw new TypeError(`ItsMeStrategy language option must be one of ${LANGUAGES.join(', ')}`);
@@ -140,18 +153,17 @@ export function checkOptions(options: ItsMeStrategyOptions | ItsMeStrategyOption
 }
 
 /**
- * Throws a TypeError naming the option of `passport.authenticate('itsme', options)` that is wrong.
+ * Throws a TypeError naming the option of `passport.authenticate('itsme', options)` that is wrong:
+ * the language always, the return URLs only at the start, the one place they are used.
  * @internal
  */
-export function checkAuthenticateOptions(options: ItsMeAuthenticateOptions): void {
-  const { language, callbackURL, errorCallbackURL } = options;
-  if (language !== undefined && !LANGUAGES.includes(language)) {
+export function checkAuthenticateOptions(options: ItsMeAuthenticateOptions, starting: boolean): void {
+  if (options.language !== undefined && !LANGUAGES.includes(options.language)) {
     throw new TypeError(`ItsMeStrategy language must be one of ${LANGUAGES.join(', ')}`);
   }
-  if (callbackURL !== undefined && !isHttpUrl(callbackURL)) {
-    throw new TypeError('ItsMeStrategy authenticate option callbackURL must be an absolute http(s) URL');
-  }
-  if (errorCallbackURL !== undefined && !isHttpUrl(errorCallbackURL)) {
-    throw new TypeError('ItsMeStrategy authenticate option errorCallbackURL must be an absolute http(s) URL');
+  if (!starting) return;
+  for (const name of ['callbackURL', 'errorCallbackURL'] as const) {
+    const problem = options[name] === undefined ? undefined : returnUrlProblem(options[name]);
+    if (problem) throw new TypeError(`ItsMeStrategy authenticate option ${name} ${problem}`);
   }
 }

@@ -119,16 +119,19 @@ export class ItsMeStrategy extends PassportStrategy {
       return;
     }
     const self = owner as ItsMeStrategy;
-    const login: Login = { actions: this, req, options: options ?? {}, began: Date.now() };
+    const began = Date.now();
+    const input = readRelayState(req);
+    const starting = input.kind === 'absent';
+    // At the start one copy of the options, so that the values checked are the values sent.
+    const login: Login = { actions: this, req, options: starting ? { ...options } : (options ?? {}), began };
     try {
-      checkAuthenticateOptions(login.options);
+      checkAuthenticateOptions(login.options, starting);
     } catch (err) {
       self.#error(login, err);
       return;
     }
-    const input = readRelayState(req);
     let work: Promise<void>;
-    if (input.kind === 'absent') work = self.#start(login);
+    if (starting) work = self.#start(login);
     else if (input.kind === 'invalid') {
       self.#fail(login, 'invalid-callback', { hint: `Invalid itsme callback: ${input.reason}.` });
       return;

@@ -110,6 +110,15 @@ describe('callback', () => {
       expect(profiles[0]?.sessionId).to.equal(SESSION_ID);
     });
 
+    it('should complete the login whatever per-login return URLs the callback route gives: they are used at the start only', async () => {
+      const { strategy } = harness();
+      const { req } = await returning(strategy);
+      results([200, sampleResult(SESSION_ID)]);
+      const options = { callbackURL: '/not/absolute', errorCallbackURL: 'javascript:alert(1)' };
+      const outcome = expectKind(await runStrategy(strategy, req, options), 'success');
+      expect(outcome.user).to.deep.equal({ id: SUB, name: 'Florent Verschueren' });
+    });
+
     it('should fail as unknown-login, asking ZignSec nothing and publishing none of it, when a custom store returns a malformed session id', async () => {
       const planted = '\n[INFO] admin logged in';
       const store: RelayStateStore = {

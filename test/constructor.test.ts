@@ -76,6 +76,11 @@ describe('constructor', () => {
       ['callbackURL', 'javascript:alert(1)'],
       ['callbackURL', ''],
       ['errorCallbackURL', 'not a url'],
+      ['callbackURL', 'https://app.example@evil.example/auth/itsme/cb'],
+      ['callbackURL', 'https://app.example/auth/itsme/cb#done'],
+      ['callbackURL', 'https://app.example/auth/itsme/cb?relaystate=x'],
+      ['callbackURL', `https://app.example/auth/itsme/cb?pad=${'a'.repeat(8192)}`],
+      ['errorCallbackURL', 'https://user:pass@app.example/auth/itsme/error'],
       ['webhookURL', '/webhooks/zignsec'],
       ['baseURL', 'zignsec.local'],
       ['environment', 'staging'],
@@ -100,8 +105,18 @@ describe('constructor', () => {
       ['name', ''],
       ['name', 7],
     ];
+    it('should throw a TypeError naming callbackURL or errorCallbackURL, not quoting it, when it holds the API key', () => {
+      for (const option of ['callbackURL', 'errorCallbackURL']) {
+        const url = `https://app.example/auth/itsme/cb?k=${encodeURIComponent(valid.apiKey)}`;
+        expect(() => build({ [option]: url }))
+          .to.throw(TypeError, `ItsMeStrategy ${option} option must not hold the API key`)
+          .with.property('message')
+          .that.does.not.include(valid.apiKey);
+      }
+    });
+
     for (const [option, value] of bad) {
-      it(`should throw a TypeError naming ${option} for ${String(value) || 'an empty string'}`, () => {
+      it(`should throw a TypeError naming ${option} for ${String(value).slice(0, 80) || 'an empty string'}`, () => {
         expect(() => build({ [option]: value })).to.throw(TypeError, new RegExp(`ItsMeStrategy ${option} option`));
       });
     }

@@ -117,6 +117,23 @@ describe('secrets', () => {
       for (const text of Object.values(renderings(error))) expect(text).to.not.include(KEY.slice(0, 6));
     });
 
+    it('should refuse, before any call, a start request whose target, targetError or webhook holds the key in any form', async () => {
+      const client = new ItsMeClient({ apiKey: KEY, baseURL: BASE });
+      const scope = nock(BASE).post('/v3/eid/itsme').reply(200, {});
+      for (const field of ['target', 'targetError', 'webhook'] as const) {
+        for (const url of [`https://bank.example/cb?k=${KEY}`, `https://bank.example/${KEY.toLowerCase()}/cb`]) {
+          const err = await client.start({ relaystate: 'r', [field]: url }).then(
+            () => undefined,
+            (e: unknown) => e as Error,
+          );
+          expect(err, `${field}: ${url}`).to.be.instanceOf(TypeError);
+          expect(err?.message).to.equal(`start request ${field} must not hold the API key`);
+          for (const text of Object.values(renderings(err))) expect(text).to.not.include(KEY);
+        }
+      }
+      expect(scope.isDone(), 'ZignSec was not called').to.equal(false);
+    });
+
     it('should keep the key out of a timeout', async () => {
       nock(BASE).post('/v3/eid/itsme').delay(1000).reply(200, {});
       const error = assertCleanError(await runStrategy(strategy(), fakeRequest()));

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import nock from 'nock';
-import { ItsMeError, ItsMeStrategy, type ItsMeStrategyOptions } from '../lib/index.js';
+import { ItsMeError, ItsMeStrategy, type ItsMeStrategyOptions, SessionRelayStateStore } from '../lib/index.js';
 import { createRelayState } from '../lib/relaystate.js';
 import { type Listening, listen } from './support/http.js';
 import { expectKind, fakeRequest, runStrategy } from './support/strategy-run.js';
@@ -171,8 +171,12 @@ describe('start', () => {
       ['callbackURL', 42],
       ['errorCallbackURL', 'ftp://bank.example/error'],
       ['errorCallbackURL', ''],
+      ['callbackURL', 'https://bank.example@evil.example/auth/itsme/callback'],
+      ['callbackURL', `${CALLBACK}?relaystate=abc`],
+      ['callbackURL', `${CALLBACK}#top`],
+      ['callbackURL', `${CALLBACK}?pad=${'a'.repeat(20_000)}`],
     ] as const) {
-      it(`should error naming ${name}, without calling ZignSec, for the per-login ${name} ${JSON.stringify(value)}`, async () => {
+      it(`should error naming ${name}, without calling ZignSec, for the per-login ${name} ${JSON.stringify(value).slice(0, 80)}`, async () => {
         const seen = replyToStart(200, ok);
         const req = fakeRequest();
         const outcome = expectKind(
@@ -180,13 +184,64 @@ describe('start', () => {
           'error',
         );
         expect(outcome.error).to.be.instanceOf(TypeError);
-        expect(outcome.error.message).to.equal(
-          `ItsMeStrategy authenticate option ${name} must be an absolute http(s) URL`,
-        );
+        expect(outcome.error.message).to.match(new RegExp(`^ItsMeStrategy authenticate option ${name} must `));
         expect(seen).to.have.length(0);
         expect(pendingIn((req as unknown as { session: Record<string, unknown> }).session)).to.equal(0);
       });
     }
+
+    it('should send a per-login errorCallbackURL given alone as targetError, the target staying the strategy one', async () => {
+      const seen = replyToStart(200, ok);
+      const errorURL = 'https://bank.example/auth/itsme/cancelled';
+      expectKind(await runStrategy(strategy(), fakeRequest(), { errorCallbackURL: errorURL }), 'redirect');
+      expect(seen[0]?.body).to.include({ target: CALLBACK, targetError: errorURL });
+    });
+
+    it('should give a startParams override that calls super the per-login target', async () => {
+      class WithWebhook extends ItsMeStrategy {
+        override startParams(...args: Parameters<ItsMeStrategy['startParams']>) {
+          return { ...super.startParams(...args), webhook: 'https://bank.example/hooks/itsme' };
+        }
+      }
+      const s = new WithWebhook({ apiKey: KEY, callbackURL: CALLBACK, baseURL: BASE, timeout: 2000 }, () => {});
+      const seen = replyToStart(200, ok);
+      const tenant = 'https://other-bank.example/auth/itsme/callback';
+      expectKind(await runStrategy(s, fakeRequest(), { callbackURL: tenant }), 'redirect');
+      expect(seen[0]?.body).to.include({
+        target: tenant,
+        targetError: tenant,
+        webhook: 'https://bank.example/hooks/itsme',
+      });
+    });
+
+    it('should send the per-login callbackURL it checked, even if the options object changes meanwhile', async () => {
+      const options: Record<string, unknown> = { callbackURL: 'https://other-bank.example/cb' };
+      const store = new SessionRelayStateStore();
+      const check = store.check.bind(store);
+      store.check = async (req) => {
+        await check(req);
+        options.callbackURL = 'javascript:alert(document.cookie)';
+      };
+      const seen = replyToStart(200, ok);
+      expectKind(await runStrategy(strategy({ store }), fakeRequest(), options), 'redirect');
+      expect(seen[0]?.body.target).to.equal('https://other-bank.example/cb');
+    });
+
+    it('should error without calling ZignSec, not quoting it, for a per-login callbackURL that holds the API key', async () => {
+      for (const name of ['callbackURL', 'errorCallbackURL'] as const) {
+        const seen = replyToStart(200, ok);
+        const outcome = expectKind(
+          await runStrategy(strategy(), fakeRequest(), { [name]: `${CALLBACK}?k=${KEY}` }),
+          'error',
+        );
+        expect(outcome.error).to.be.instanceOf(TypeError);
+        expect(outcome.error.message).to.equal(
+          `start request ${name === 'callbackURL' ? 'target' : 'targetError'} must not hold the API key`,
+        );
+        expect(seen, name).to.have.length(0);
+        nock.cleanAll();
+      }
+    });
 
     it('should call the production host when environment is production', async () => {
       const seen = replyToStart(200, ok, 'https://api.zignsec.com');
