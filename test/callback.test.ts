@@ -238,7 +238,7 @@ describe('callback', () => {
     }
 
     it('should fail after pendingTimeout when the result stays pending', async () => {
-      const { strategy, profiles } = harness({ pendingTimeout: 700 });
+      const { strategy, profiles } = harness({ pendingTimeout: 1500 });
       const { req } = await returning(strategy);
       const gets = alwaysResult(200, pending);
       const outcome = expectKind(await runStrategy(strategy, req), 'fail');
@@ -363,7 +363,7 @@ describe('callback', () => {
     });
 
     it('should error with the last 5xx when ZignSec keeps failing until pendingTimeout', async () => {
-      const { strategy } = harness({ pendingTimeout: 600 });
+      const { strategy } = harness({ pendingTimeout: 1500 });
       const { req } = await returning(strategy);
       const gets = alwaysResult(503, { errors: [{ code: 'Internal Exception' }] });
       const error = await resultError(strategy, req);

@@ -155,7 +155,7 @@ describe('diagnostics channels', () => {
     });
 
     it('should publish start then an error failure with the session id when ZignSec is down at the callback', async () => {
-      const target = await app({ pendingTimeout: 300 });
+      const target = await app({ pendingTimeout: 1000 });
       const jar = new CookieJar();
       const { relayState, sessionId } = await start(target, jar);
       stub.results.set(sessionId, [{ status: 503, body: { errors: [] } }]);

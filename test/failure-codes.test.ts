@@ -264,7 +264,7 @@ describe('failure codes', () => {
     });
 
     it('should fail with not-confirmed (401) when the result stays pending past pendingTimeout', async () => {
-      const target = await app({ strategy: { pendingTimeout: 300 } });
+      const target = await app({ strategy: { pendingTimeout: 1000 } });
       const outcome = await withResult(target, (id) => ({ id, state: 'Pending', errors: [] }));
       expectFailure(outcome, 'not-confirmed', 401);
     });

@@ -137,7 +137,9 @@ describe('fast paths', () => {
 
   describe('verify answering at once', () => {
     it('should keep the answer given to done when verify returns an object whose then throws', async () => {
-      const strategy = new ItsMeStrategy(common, ((_p: unknown, done: (e: null, u: object) => void) => {
+      // pendingTimeout also caps the result GET (lib/polling.ts): 300 ms would not outlast a pause of the process.
+      const options = { ...common, pendingTimeout: 5000 };
+      const strategy = new ItsMeStrategy(options, ((_p: unknown, done: (e: null, u: object) => void) => {
         done(null, { id: 7 });
         return {
           // biome-ignore lint/suspicious/noThenProperty: the point of the test is an object whose then throws
