@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { MAX_DELAY } from './polling.js';
+import { isRelayStateKey } from './relaystate.js';
 import type { ZignSecEnvironment } from './types.js';
 
 /** Options of {@link ItsMeClient}. */
@@ -93,8 +94,12 @@ export function returnUrlProblem(value: unknown): string | undefined {
   if (value.length > MAX_RETURN_URL) return `must be at most ${MAX_RETURN_URL} characters`;
   const url = new URL(value);
   if (url.username !== '' || url.password !== '') return 'must not hold a user name or password';
-  if (url.hash !== '') return 'must not have a #fragment';
-  if (url.searchParams.has('relaystate')) return 'must not have a relaystate parameter (ZignSec adds its own)';
+  // `hash` is '' for an empty fragment too (`.../cb#`), which is still one.
+  if (value.includes('#')) return 'must not have a #fragment';
+  // As the way back reads it: `relaystate`, percent-escaped or nested (`relaystate[a]`), would make it invalid.
+  for (const key of url.searchParams.keys()) {
+    if (isRelayStateKey(key)) return 'must not have a relaystate parameter (ZignSec adds its own)';
+  }
   return undefined;
 }
 

@@ -60,7 +60,7 @@ export class ItsMeClient {
    *   missing `id`, or a `redirectUrl` that is missing, not http(s), holds control characters or is
    *   longer than 8 KiB (`ERR_ZIGNSEC_BAD_RESPONSE`).
    * @throws {TypeError} (as a rejection, before any call) on an unknown `language`, or a `request`
-   *   field that holds the API key.
+   *   field that is not a string or holds the API key (a key of 16 characters or more).
    */
   start(request: StartRequest = {}, options: { signal?: AbortSignal } = {}): Promise<StartResponse> {
     const body: Record<string, string> = {};
@@ -72,6 +72,8 @@ export class ItsMeClient {
       return Promise.reject(new TypeError(`language must be one of ${LANGUAGES.join(', ')}`));
     }
     for (const key in body) {
+      // Checked before holdsSecret, which reads a string: anything else would throw here, not reject.
+      if (typeof body[key] !== 'string') return Promise.reject(new TypeError(`start request ${key} must be a string`));
       // ZignSec sends the browser to target or targetError, with the rest in the URL or the page.
       if (holdsSecret(body[key] as string, this.#apiKey)) {
         return Promise.reject(new TypeError(`start request ${key} must not hold the API key`));

@@ -100,6 +100,15 @@ function lookup(container: unknown): Found {
   return { found: true, value: (container as Record<string, unknown>).relaystate };
 }
 
+/**
+ * Whether a query key is one `readRelayState` takes for `relaystate`: the key itself or a nested form
+ * of it (`relaystate[a]`, `relaystate.a`), both after percent-decoding.
+ * @internal
+ */
+export function isRelayStateKey(key: string): boolean {
+  return key === 'relaystate' || isNested(key);
+}
+
 function isNested(key: string): boolean {
   return key.length > 10 && key.startsWith('relaystate') && (key[10] === '[' || key[10] === '.');
 }

@@ -14,7 +14,8 @@ export interface ItsMeStrategyOptionsBase {
   /**
    * Absolute http(s) URL of the app's return route, sent to ZignSec as `target`. Required. At most
    * 8192 characters, with no user name or password, no `#fragment`, no `relaystate` parameter (ZignSec
-   * adds its own) and not holding the API key.
+   * adds its own; nested forms such as `relaystate[a]` included) and not holding the API key (checked
+   * for keys of 16 characters or more).
    */
   callbackURL: string;
   /** `'test'` (https://test.zignsec.com, the default) or `'production'` (https://api.zignsec.com). */
@@ -96,9 +97,9 @@ export interface ItsMeAuthenticateOptions {
   language?: ItsMeLanguage;
   /**
    * At the start: the URL sent as `target` for this login, instead of the strategy's `callbackURL`
-   * (the option passport-oauth2 has), checked as that one is; also sent as `targetError`, unless an
-   * `errorCallbackURL` is given here or the strategy's `errorCallbackURL` differs from its
-   * `callbackURL`. Ignored on the way back, which is not bound to it: any route that runs the
+   * (the option passport-oauth2 has), checked as that one is (the API key by `ItsMeClient.start`,
+   * whose `TypeError` names `target`); also sent as `targetError`, unless an `errorCallbackURL` is
+   * given here or the strategy's `errorCallbackURL` differs from its `callbackURL`. Ignored on the way back, which is not bound to it: any route that runs the
    * strategy completes the login of the browser that started it.
    */
   callbackURL?: string;
@@ -123,6 +124,10 @@ export function checkOptions(options: ItsMeStrategyOptions | ItsMeStrategyOption
   }
   if (options.webhookURL !== undefined && !isHttpUrl(options.webhookURL)) {
     throw new TypeError('ItsMeStrategy webhookURL option must be an absolute http(s) URL');
+  }
+  if (options.webhookURL !== undefined && holdsSecret(options.webhookURL, options.apiKey)) {
+    // ItsMeClient.start refuses any start body that holds the key: say so now, not at every login.
+    throw new TypeError('ItsMeStrategy webhookURL option must not hold the API key');
   }
   if (options.language !== undefined && !LANGUAGES.includes(options.language)) {
     throw new TypeError(`ItsMeStrategy language option must be one of ${LANGUAGES.join(', ')}`);

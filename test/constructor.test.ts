@@ -81,6 +81,12 @@ describe('constructor', () => {
       ['callbackURL', 'https://app.example/auth/itsme/cb?relaystate=x'],
       ['callbackURL', `https://app.example/auth/itsme/cb?pad=${'a'.repeat(8192)}`],
       ['errorCallbackURL', 'https://user:pass@app.example/auth/itsme/error'],
+      // What lib/relaystate.ts reads as a nested relaystate: every way back would be invalid-callback.
+      ['callbackURL', 'https://app.example/auth/itsme/cb?relaystate[a]=1'],
+      ['callbackURL', 'https://app.example/auth/itsme/cb?relaystate.a=1'],
+      ['errorCallbackURL', 'https://app.example/auth/itsme/error?relaystate%5B%5D=1'],
+      // An empty fragment is still a fragment (`new URL(...).hash` is '' for it).
+      ['callbackURL', 'https://app.example/auth/itsme/cb#'],
       ['webhookURL', '/webhooks/zignsec'],
       ['baseURL', 'zignsec.local'],
       ['environment', 'staging'],
@@ -112,6 +118,27 @@ describe('constructor', () => {
           .to.throw(TypeError, `ItsMeStrategy ${option} option must not hold the API key`)
           .with.property('message')
           .that.does.not.include(valid.apiKey);
+      }
+    });
+
+    it('should throw a TypeError naming webhookURL, not quoting it, when it holds the API key (every start would refuse it)', () => {
+      const url = `https://app.example/webhooks/zignsec?k=${encodeURIComponent(valid.apiKey)}`;
+      expect(() => build({ webhookURL: url }))
+        .to.throw(TypeError, 'ItsMeStrategy webhookURL option must not hold the API key')
+        .with.property('message')
+        .that.does.not.include(valid.apiKey);
+    });
+
+    it('should accept return URLs real deployments use', () => {
+      for (const url of [
+        'http://[::1]:3000/auth/itsme/cb',
+        'https://bücher.example/auth/itsme/cb',
+        'https://app.example:8443/auth/itsme/cb?tenant=a&next=%2Fme',
+        'https://app.example/auth/itsme/cb?',
+        'https://app.example/auth/itsme/cb?RelayState=x',
+        'https://app.example/auth/itsme/cb?relaystates=x',
+      ]) {
+        expect(() => build({ callbackURL: url, errorCallbackURL: url }), url).to.not.throw();
       }
     });
 

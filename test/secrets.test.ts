@@ -134,6 +134,24 @@ describe('secrets', () => {
       expect(scope.isDone(), 'ZignSec was not called').to.equal(false);
     });
 
+    it('should answer a start request field that is not a string with a rejected TypeError naming it, never a synchronous throw', async () => {
+      const client = new ItsMeClient({ apiKey: KEY, baseURL: BASE });
+      const scope = nock(BASE).post('/v3/eid/itsme').reply(200, {});
+      for (const field of ['relaystate', 'target', 'targetError', 'webhook'] as const) {
+        let returned: Promise<unknown> | undefined;
+        expect(() => {
+          returned = client.start({ [field]: new URL('https://bank.example/cb') as unknown as string });
+        }, field).to.not.throw();
+        const err = await returned?.then(
+          () => undefined,
+          (e: unknown) => e as Error,
+        );
+        expect(err, field).to.be.instanceOf(TypeError);
+        expect(err?.message).to.equal(`start request ${field} must be a string`);
+      }
+      expect(scope.isDone(), 'ZignSec was not called').to.equal(false);
+    });
+
     it('should keep the key out of a timeout', async () => {
       nock(BASE).post('/v3/eid/itsme').delay(1000).reply(200, {});
       const error = assertCleanError(await runStrategy(strategy(), fakeRequest()));

@@ -174,6 +174,9 @@ describe('start', () => {
       ['callbackURL', 'https://bank.example@evil.example/auth/itsme/callback'],
       ['callbackURL', `${CALLBACK}?relaystate=abc`],
       ['callbackURL', `${CALLBACK}#top`],
+      ['callbackURL', `${CALLBACK}?relaystate[a]=1`],
+      ['errorCallbackURL', `${CALLBACK}?relaystate.a=1`],
+      ['callbackURL', `${CALLBACK}#`],
       ['callbackURL', `${CALLBACK}?pad=${'a'.repeat(20_000)}`],
     ] as const) {
       it(`should error naming ${name}, without calling ZignSec, for the per-login ${name} ${JSON.stringify(value).slice(0, 80)}`, async () => {
