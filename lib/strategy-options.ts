@@ -99,8 +99,9 @@ export interface ItsMeAuthenticateOptions {
    * At the start: the URL sent as `target` for this login, instead of the strategy's `callbackURL`
    * (the option passport-oauth2 has), checked as that one is (the API key by `ItsMeClient.start`,
    * whose `TypeError` names `target`); also sent as `targetError`, unless an `errorCallbackURL` is
-   * given here or the strategy's `errorCallbackURL` differs from its `callbackURL`. Ignored on the way back, which is not bound to it: any route that runs the
-   * strategy completes the login of the browser that started it.
+   * given here or the strategy's `errorCallbackURL` differs from its `callbackURL`. Ignored on the
+   * way back, which is not bound to it: any route that runs the strategy completes the login of the
+   * browser that started it.
    */
   callbackURL?: string;
   /** At the start: the URL sent as `targetError` for this login, checked as the strategy's is. */
