@@ -46,6 +46,18 @@ describe('fastify', () => {
         expect((app.verified[0] as ItsMeProfile).emails?.[0]?.value).to.equal(ANNELEEN?.email);
       });
 
+      it('should send a per-login callbackURL to ZignSec and complete the login at that route', async () => {
+        const app = await start(session);
+        const jar = new CookieJar();
+        const { callbackUrl, back } = await itsmeLogin(app.url, jar, { action: 'approve' }, '/login-elsewhere');
+        expect(callbackUrl.startsWith(`${app.url}/elsewhere/callback?`), callbackUrl).to.equal(true);
+        expect(back.location).to.equal('/me');
+        expect(json(await browse(`${app.url}/me`, jar))).to.deep.equal({
+          id: FLORENT?.sub,
+          displayName: 'Florent Verschueren',
+        });
+      });
+
       it('should keep a second browser logged out while the first logs in', async () => {
         const app = await start(session);
         const first = new CookieJar();

@@ -3,7 +3,16 @@ import { Authenticator } from '@fastify/passport';
 import fastifySecureSession from '@fastify/secure-session';
 import fastifySession from '@fastify/session';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { ItsMeStrategy, type ItsMeStrategyOptions, type VerifyFunction } from '../../lib/index.js';
+import { type ItsMeLanguage, ItsMeStrategy, type ItsMeStrategyOptions, type VerifyFunction } from '../../lib/index.js';
+
+// As docs/fastify.md tells apps to: the per-login options, typed for @fastify/passport.
+declare module '@fastify/passport/dist/authentication-route.js' {
+  interface AuthenticateOptions {
+    language?: ItsMeLanguage;
+    callbackURL?: string;
+    errorCallbackURL?: string;
+  }
+}
 
 /** The two session plugins @fastify/passport works with. */
 export type FastifySessionKind = 'session' | 'secure-session';
@@ -40,7 +49,8 @@ interface Person {
 /**
  * A real Fastify 5 app with @fastify/passport and either @fastify/session (server-side sessions, in its
  * memory store) or @fastify/secure-session (the whole session in an encrypted cookie), listening on
- * 127.0.0.1: `/login` starts, `/callback` completes and redirects to `/me` (the person, 401 when not
+ * 127.0.0.1: `/login` starts (`/login-elsewhere` with a per-login `callbackURL` of `/elsewhere/callback`,
+ * which completes as `/callback` does), `/callback` completes and redirects to `/me` (the person, 401 when not
  * logged in) or to `/failed` (the session's failure messages); `/callback/status` completes without
  * failureRedirect, so a failure answers with the strategy's own status.
  */
@@ -69,18 +79,23 @@ export async function startFastifyApp(options: FastifyAppOptions): Promise<Fasti
   passport.registerUserDeserializer(async (user: Person) => user);
 
   app.get('/login', { preValidation: passport.authenticate('itsme') }, async () => undefined);
-  app.get(
-    '/callback',
-    {
-      preValidation: passport.authenticate('itsme', {
-        successRedirect: '/me',
-        failureRedirect: '/failed',
-        failureMessage: true,
-        keepSessionInfo: options.keepSessionInfo ?? false,
-      }),
-    },
-    async () => undefined,
-  );
+  // A login that comes back to another route; its URL is known once the app listens.
+  const elsewhere = { callbackURL: '' };
+  app.get('/login-elsewhere', { preValidation: passport.authenticate('itsme', elsewhere) }, async () => undefined);
+  for (const path of ['/callback', '/elsewhere/callback']) {
+    app.get(
+      path,
+      {
+        preValidation: passport.authenticate('itsme', {
+          successRedirect: '/me',
+          failureRedirect: '/failed',
+          failureMessage: true,
+          keepSessionInfo: options.keepSessionInfo ?? false,
+        }),
+      },
+      async () => undefined,
+    );
+  }
   app.get('/callback/status', { preValidation: passport.authenticate('itsme') }, async (request) => request.user);
   app.get('/me', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!request.isAuthenticated()) return reply.code(401).send({ error: 'not logged in' });
@@ -98,6 +113,7 @@ export async function startFastifyApp(options: FastifyAppOptions): Promise<Fasti
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('Fastify is not listening on a port');
   const url = `http://127.0.0.1:${address.port}`;
+  elsewhere.callbackURL = `${url}/elsewhere/callback`;
   const strategy = new ItsMeStrategy(
     {
       baseURL: options.zignsec.url,
