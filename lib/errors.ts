@@ -89,7 +89,7 @@ export function sanitizeCause(err: unknown, secret: string): Error {
 export function redact(text: string, secret: string): string {
   if (!secret) return text;
   let out = text;
-  for (const form of secretForms(secret)) out = out.split(form).join('[redacted]');
+  for (const form of secretForms(secret).forms) out = out.split(form).join('[redacted]');
   return out;
 }
 
@@ -103,15 +103,22 @@ const MIN_SECRET = 16;
 export function holdsSecret(text: string, secret: string): boolean {
   if (secret.length < MIN_SECRET) return false;
   const lower = text.toLowerCase();
-  return secretForms(secret).some((form) => lower.includes(form.toLowerCase()));
+  return secretForms(secret).lower.some((form) => lower.includes(form));
 }
 
-/** The last key's forms: every start checks its answer against them. */
-let lastForms: { secret: string; forms: string[] } | undefined;
+/** The forms of one key, as they are and lowercased. */
+interface SecretForms {
+  secret: string;
+  forms: string[];
+  lower: string[];
+}
+
+/** The last key's forms: every start checks its request and its answer against them. */
+let lastForms: SecretForms | undefined;
 
 /** The forms an echo of `secret` comes back in: as is, and percent-encoded in a URL or a form. */
-function secretForms(secret: string): string[] {
-  if (lastForms?.secret === secret) return lastForms.forms;
+function secretForms(secret: string): SecretForms {
+  if (lastForms?.secret === secret) return lastForms;
   const forms = [secret];
   const encoded = encodeURIComponent(secret);
   if (encoded !== secret)
@@ -121,8 +128,8 @@ function secretForms(secret: string): string[] {
     );
   const form = new URLSearchParams([['', secret]]).toString().slice(1);
   if (!forms.includes(form)) forms.push(form);
-  lastForms = { secret, forms };
-  return forms;
+  lastForms = { secret, forms, lower: forms.map((form) => form.toLowerCase()) };
+  return lastForms;
 }
 
 /** Most entries kept of ZignSec's `errors` list, so no failure message or session grows with it. */
