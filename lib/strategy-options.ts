@@ -117,8 +117,7 @@ export function checkOptions(options: ItsMeStrategyOptions | ItsMeStrategyOption
   checkClientOptions('ItsMeStrategy', options);
   if (options.callbackURL === undefined) throw new TypeError('ItsMeStrategy requires a callbackURL option');
   for (const name of ['callbackURL', 'errorCallbackURL'] as const) {
-    const problem = options[name] === undefined ? undefined : returnUrlProblem(options[name]);
-    if (problem) throw new TypeError(`ItsMeStrategy ${name} option ${problem}`);
+    checkReturnUrl(`ItsMeStrategy ${name} option`, options[name]);
     if (options[name] !== undefined && holdsSecret(options[name], options.apiKey)) {
       throw new TypeError(`ItsMeStrategy ${name} option must not hold the API key: ZignSec sends the browser there`);
     }
@@ -169,7 +168,12 @@ export function checkAuthenticateOptions(options: ItsMeAuthenticateOptions, star
   }
   if (!starting) return;
   for (const name of ['callbackURL', 'errorCallbackURL'] as const) {
-    const problem = options[name] === undefined ? undefined : returnUrlProblem(options[name]);
-    if (problem) throw new TypeError(`ItsMeStrategy authenticate option ${name} ${problem}`);
+    checkReturnUrl(`ItsMeStrategy authenticate option ${name}`, options[name]);
   }
+}
+
+/** Throws a TypeError starting with `label` when `value` is given but is no URL to send a browser back to. */
+function checkReturnUrl(label: string, value: unknown): void {
+  const problem = value === undefined ? undefined : returnUrlProblem(value);
+  if (problem) throw new TypeError(`${label} ${problem}`);
 }
