@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { expect } from 'chai';
 import express from 'express';
@@ -741,6 +742,25 @@ describe('webhook receiver', () => {
         verifyWebhookSignature(signWebhook(body, 'k'), body, 'k', { format: 'timestamped' }),
       ].map((check) => (check.ok ? 'ok' : check.reason));
       expect(reasons).to.deep.equal(['missing', 'malformed', 'malformed', 'malformed', 'mismatch', 'stale', 'format']);
+    });
+
+    it('should refuse every signature, never throwing, when its settings cannot be checked safely', () => {
+      const t = 1_700_000_000;
+      // An HMAC under the empty key: what an app with `process.env.SECRET ?? ''` and no SECRET would accept.
+      const emptyKeyed = createHmac('sha256', '').update(body).digest('hex');
+      const stale = signWebhook(body, 'k', { timestamp: 1_000_000 });
+      const checks = [
+        verifyWebhookSignature(emptyKeyed, body, ''),
+        verifyWebhookSignature(signWebhook(body, 'k'), body, undefined as unknown as string),
+        verifyWebhookSignature(stale, body, 'k', { now: t, tolerance: Number('300s') }),
+        verifyWebhookSignature(stale, body, 'k', { now: t, tolerance: Number.POSITIVE_INFINITY }),
+        verifyWebhookSignature(stale, body, 'k', { now: Number.NaN }),
+        verifyWebhookSignature(signWebhook(body, 'k'), body, 'k', { format: 'timestamp' as 'timestamped' }),
+      ].map((check) => (check.ok ? 'ok' : check.reason));
+      expect(checks).to.deep.equal(['format', 'format', 'format', 'format', 'format', 'format']);
+      // The same headers pass with sound settings, so it is the settings that were refused.
+      expect(verifyWebhookSignature(stale, body, 'k', { now: 1_000_000 }).ok).to.equal(true);
+      expect(verifyWebhookSignature(signWebhook(body, 'k'), body, 'k', { format: 'hex' }).ok).to.equal(true);
     });
 
     it('should accept a header with several v1 values when one matches', () => {

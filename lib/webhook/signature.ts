@@ -33,12 +33,17 @@ export type SignatureCheck =
   | {
       /** The signature did not match, or could not be checked. */
       ok: false;
-      /** Why: no header, an unreadable one, a wrong HMAC, a stale timestamp, or a refused form. */
+      /** Why: no header, an unreadable one, a wrong HMAC, a stale timestamp, or a refused form (or settings that cannot be checked: see {@link verifyWebhookSignature}). */
       reason: 'missing' | 'malformed' | 'mismatch' | 'stale' | 'format';
     };
 
 const HEX_SHA256 = /^[0-9a-f]{64}$/i;
 const TIMESTAMP = /^\d{1,12}$/;
+const FORMATS: readonly unknown[] = ['hex', 'timestamped', 'any'] satisfies SignatureFormat[];
+
+function isSeconds(value: unknown): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
 
 /**
  * Computes the `X-ZignSec-Hmac-SHA256` header value for a body: the hex form, or with `timestamp`
@@ -55,7 +60,9 @@ export function signWebhook(rawBody: string | Buffer, key: string, options: { ti
 
 /**
  * Checks an `X-ZignSec-Hmac-SHA256` header against the raw body with a constant-time comparison.
- * Never throws.
+ * Never throws. Settings that cannot be checked safely refuse every signature with `'format'`: a
+ * key that is not a non-empty string, a `format` other than the three, a `tolerance` or `now` that
+ * is not a finite number of 0 or more.
  */
 export function verifyWebhookSignature(
   header: string | string[] | undefined,
@@ -63,7 +70,13 @@ export function verifyWebhookSignature(
   key: string,
   options: VerifySignatureOptions = {},
 ): SignatureCheck {
-  const format = options.format ?? 'any';
+  const format = options?.format ?? 'any';
+  const tolerance = options?.tolerance ?? 300;
+  const now = options?.now ?? Math.floor(Date.now() / 1000);
+  // An unset secret (`process.env.SECRET ?? ''`) or a misspelt option must not turn a check off.
+  if (typeof key !== 'string' || key === '' || !FORMATS.includes(format) || !isSeconds(tolerance) || !isSeconds(now)) {
+    return { ok: false, reason: 'format' };
+  }
   if (header === undefined || header === '') return { ok: false, reason: 'missing' };
   if (typeof header !== 'string' || header.length > 1024) return { ok: false, reason: 'malformed' };
   const value = header.trim();
@@ -76,8 +89,7 @@ export function verifyWebhookSignature(
   if (format === 'hex') return { ok: false, reason: 'format' };
   const expected = hmac(key, `${parts.t}.`, rawBody);
   if (!parts.v1.some((candidate) => same(candidate, expected))) return { ok: false, reason: 'mismatch' };
-  const now = options.now ?? Math.floor(Date.now() / 1000);
-  if (Math.abs(now - Number(parts.t)) > (options.tolerance ?? 300)) return { ok: false, reason: 'stale' };
+  if (Math.abs(now - Number(parts.t)) > tolerance) return { ok: false, reason: 'stale' };
   return { ok: true, format: 'timestamped' };
 }
 
