@@ -14,6 +14,8 @@
  *   that is not a JSON object, or neither a `sub` nor a personal number.
  * - `ERR_ITSME_SESSION_REQUIRED`: the default store found no `req.session`.
  * - `ERR_ITSME_SESSION_UNSAFE`: the session is one the browser can write (cookie-session with `signed: false`).
+ * - `ERR_ITSME_STORE_TIMEOUT`: a call to the strategy's `store` (a custom or Redis one) did not settle
+ *   within the strategy's `timeout`.
  * - `ERR_ITSME_VERIFY_TIMEOUT`: `verify` neither called `done` nor settled its promise within `verifyTimeout`.
  */
 export type ItsMeErrorCode =
@@ -28,6 +30,7 @@ export type ItsMeErrorCode =
   | 'ERR_ITSME_NO_SUBJECT'
   | 'ERR_ITSME_SESSION_REQUIRED'
   | 'ERR_ITSME_SESSION_UNSAFE'
+  | 'ERR_ITSME_STORE_TIMEOUT'
   | 'ERR_ITSME_VERIFY_TIMEOUT';
 
 /** One entry of ZignSec's `errors` list, normalised: plain strings become `{ code }`. */

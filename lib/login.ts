@@ -1,11 +1,13 @@
 import { type LoginFailureCode, type LoginFailureMessage, loginFailureChannel } from './diagnostics.js';
+import { ItsMeError } from './errors.js';
 import type { ItsMeFailureCode } from './messages.js';
 import type { ItsMeRequest } from './passport-base.js';
-import { MISSING_LANGUAGE, type PendingLogin, type RelayStateStore } from './store.js';
+import { MISSING_LANGUAGE, type PendingLogin, type RelayStateStore, SessionRelayStateStore } from './store.js';
 import type { ItsMeStrategy } from './strategy.js';
 import type { ItsMeAuthenticateOptions } from './strategy-options.js';
 import type { ItsMeLanguage } from './types.js';
 import { LANGUAGES } from './types.js';
+import { within } from './within.js';
 
 /** One run of `authenticate`: Passport's action object, the request and what is known so far. @internal */
 export interface Login {
@@ -27,6 +29,28 @@ const MISSING: Record<string, ItsMeFailureCode> = {
   used: 'used-login',
 };
 
+/** Runs a store call within the strategy's time limit, or as it is for a store that does no I/O. @internal */
+export type StoreLimit = <T>(value: T | Promise<T>, method: string) => T | Promise<T>;
+
+/**
+ * A {@link StoreLimit} of `ms` for `store`; none for the built-in session store, whose calls do no I/O
+ * (a subclass may, so it gets one).
+ * @internal
+ */
+export function storeLimit(store: RelayStateStore, ms: number): StoreLimit {
+  if (Object.getPrototypeOf(store) === SessionRelayStateStore.prototype) return (value) => value;
+  return (value, method) =>
+    within(
+      value,
+      ms,
+      () =>
+        new ItsMeError(
+          'ERR_ITSME_STORE_TIMEOUT',
+          `store.${method} did not settle within ${ms} ms (the strategy's timeout): check the store's backend (Redis down?)`,
+        ),
+    );
+}
+
 /**
  * Why `take` found nothing, as the store's optional `explain` tells it; `unknown-login` without it
  * (or when it throws or answers something else).
@@ -36,11 +60,12 @@ export async function explainMissing(
   store: RelayStateStore,
   req: ItsMeRequest,
   relayState: string,
+  limit: StoreLimit,
 ): Promise<ItsMeFailureCode> {
   let reason: unknown;
   if (typeof store.explain === 'function') {
     try {
-      reason = await store.explain(req, relayState);
+      reason = await limit(store.explain(req, relayState), 'explain');
     } catch {
       reason = undefined;
     }

@@ -42,9 +42,13 @@ export interface ItsMeStrategyOptionsBase {
   verifyTimeout?: number;
   /** Sent as `webhook`: where ZignSec posts the result. Default: none. */
   webhookURL?: string;
-  /** Where relaystate -> ZignSec session id is kept. Default: a {@link SessionRelayStateStore}. */
+  /**
+   * Where relaystate -> ZignSec session id is kept. Default: a {@link SessionRelayStateStore}. Each call
+   * to any other store (a Redis or custom one) gets `timeout` ms; past it the login ends in `error()`
+   * with `ERR_ITSME_STORE_TIMEOUT`, so a backend that is down does not hold callbacks.
+   */
   store?: RelayStateStore;
-  /** Milliseconds for each HTTP call to ZignSec. Default 10000. */
+  /** Milliseconds for each HTTP call to ZignSec, and for each call to a `store` other than the default. Default 10000. */
   timeout?: number;
   /** Milliseconds to keep polling, at the callback, a result that is not final yet. Default 5000. */
   pendingTimeout?: number;

@@ -10,7 +10,9 @@ import {
   overPlainHttp,
   publishFailure,
   recallLanguage,
+  type StoreLimit,
   startedAt,
+  storeLimit,
 } from './login.js';
 import {
   classifyErrors,
@@ -75,6 +77,8 @@ export class ItsMeStrategy extends PassportStrategy {
   #passReqToCallback: boolean;
   /** @internal */
   #verify: VerifyFunction | VerifyFunctionWithRequest;
+  /** Each call to `store` within the `timeout` (none for the built-in session store). @internal */
+  #limit: StoreLimit;
   /** ZignSec session ids whose callback ran in this process, to stop two parallel uses. @internal */
   #consumed = new BoundedMap<string, number>();
 
@@ -99,6 +103,7 @@ export class ItsMeStrategy extends PassportStrategy {
     this.#passReqToCallback = options.passReqToCallback === true;
     this.#verify = verify;
     this.store = options.store ?? new SessionRelayStateStore();
+    this.#limit = storeLimit(this.store, options.timeout ?? 10_000);
     this.client = new ItsMeClient({
       apiKey: options.apiKey,
       ...(options.environment ? { environment: options.environment } : {}),
@@ -161,24 +166,27 @@ export class ItsMeStrategy extends PassportStrategy {
   async #start(login: Login): Promise<void> {
     const { req, options, actions } = login;
     // Without a session the login could never complete: say so before opening a ZignSec session.
-    await this.store.check?.(req);
+    if (this.store.check) await this.#limit(this.store.check(req), 'check');
     const relayState = createRelayState();
     const params = actions.startParams(req, options, relayState);
     const { id, redirectUrl } = await this.client.start(params);
     login.sessionId = id;
     // The language the itsme screens were asked for, a startParams override's included.
     const language = params?.language ?? options.language ?? this.language;
-    await this.store.save(req, relayState, { sessionId: id, createdAt: Date.now(), ...(language && { language }) });
+    await this.#limit(
+      this.store.save(req, relayState, { sessionId: id, createdAt: Date.now(), ...(language && { language }) }),
+      'save',
+    );
     if (loginStartChannel.hasSubscribers) loginStartChannel.publish({ strategy: actions.name, sessionId: id });
     actions.redirect(redirectUrl);
   }
 
   async #complete(login: Login, relayState: string): Promise<void> {
-    let pending = await this.store.take(login.req, relayState);
+    let pending = await this.#limit(this.store.take(login.req, relayState), 'take');
     // A custom store's record is checked like a ZignSec answer: its id goes into calls and events.
     if (pending && (typeof pending.sessionId !== 'string' || !SESSION_ID.test(pending.sessionId))) pending = undefined;
     if (!pending) {
-      const code = await explainMissing(this.store, login.req, relayState);
+      const code = await explainMissing(this.store, login.req, relayState, this.#limit);
       login.startLanguage = recallLanguage(this.store, login.req, relayState);
       this.#fail(login, code);
       return;

@@ -143,6 +143,35 @@ describe('callback', () => {
       expect(JSON.stringify(events)).to.not.include('admin logged in');
     });
 
+    it('should end in error() with ERR_ITSME_STORE_TIMEOUT, asking ZignSec nothing, when a custom store never answers take', async () => {
+      const store: RelayStateStore = { save: async () => {}, take: () => new Promise(() => {}) };
+      const { strategy, profiles } = harness({ store, timeout: 300 });
+      const outcome = expectKind(
+        await runStrategy(strategy, fakeRequest({ query: { relaystate: 'A'.repeat(43) }, session: {} })),
+        'error',
+      );
+      expect(outcome.error).to.include({ name: 'ItsMeError', code: 'ERR_ITSME_STORE_TIMEOUT' });
+      expect(outcome.error.message).to.equal(
+        "store.take did not settle within 300 ms (the strategy's timeout): check the store's backend (Redis down?)",
+      );
+      expect(profiles).to.have.length(0);
+    });
+
+    it("should fail as unknown-login, not hang, when a custom store's explain never answers", async () => {
+      const store: RelayStateStore = {
+        save: async () => {},
+        take: async () => undefined,
+        explain: () => new Promise(() => {}),
+      };
+      const { strategy } = harness({ store, timeout: 300 });
+      const outcome = expectKind(
+        await runStrategy(strategy, fakeRequest({ query: { relaystate: 'A'.repeat(43) }, session: {} })),
+        'fail',
+      );
+      expect(outcome.status).to.equal(403);
+      expect((outcome.challenge as { code?: string }).code).to.equal('unknown-login');
+    });
+
     it('should complete a login whose relaystate comes back in a POST body', async () => {
       const { strategy } = harness();
       const { req } = await returning(strategy, SESSION_ID, 'body');

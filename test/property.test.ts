@@ -31,6 +31,7 @@ const CODES = [
   'ERR_ITSME_NO_SUBJECT',
   'ERR_ITSME_SESSION_REQUIRED',
   'ERR_ITSME_SESSION_UNSAFE',
+  'ERR_ITSME_STORE_TIMEOUT',
   'ERR_ITSME_VERIFY_TIMEOUT',
 ] as const satisfies readonly ItsMeErrorCode[];
 // The list must name every code of the union: a new code that is left out fails the type-check.

@@ -228,6 +228,25 @@ describe('several instances on Redis', function () {
       expect((await browse(`${a.url}/callback/raw?relaystate=${relayState}`, jar)).status).to.equal(403);
     });
 
+    it("should refuse on A a used login that a second tab's start brought back into the old session", async () => {
+      const jar = new CookieJar();
+      const relayState = await begin(a, jar);
+      const before = a.verified.length + b.verified.length;
+      const oldCookie = new CookieJar();
+      for (const [name, value] of jar.cookies) oldCookie.cookies.set(name, value);
+      // Tab 2 loads the session and waits for ZignSec; tab 1 completes its login on B meanwhile.
+      const held = stub.holdNextStart();
+      const tab2 = browse(`${a.url}/login`, oldCookie);
+      await held.reached;
+      expect((await browse(`${b.url}/callback/raw?relaystate=${relayState}`, jar)).status).to.equal(200);
+      held.release();
+      // Tab 2's save writes back the whole session it loaded, tab 1's pending login included.
+      expect((await tab2).status).to.equal(302);
+      const replay = await browse(`${a.url}/callback/raw?relaystate=${relayState}`, oldCookie);
+      expect(replay.status).to.equal(403);
+      expect(a.verified.length + b.verified.length - before).to.equal(1);
+    });
+
     it('should let at most one of simultaneous callbacks on two instances reach verify', async () => {
       for (let round = 0; round < 10; round++) {
         const jar = new CookieJar();
@@ -346,6 +365,36 @@ describe('several instances on Redis', function () {
       expect(() => new RedisRelayStateStore({} as never)).to.throw(TypeError, /client option with set and getDel/);
       expect(() => new RedisRelayStateStore({ client: { set: async () => 'OK' } } as never)).to.throw(TypeError);
       expect(() => new RedisRelayStateStore({ client: storeClient, ttl: 0 })).to.throw(TypeError, /ttl/);
+    });
+
+    it('should end a callback in ERR_ITSME_STORE_TIMEOUT, not hold it, while Redis is down', async () => {
+      // A Redis of its own, stopped mid-login; node-redis queues commands until it comes back.
+      const own = await startRedisServer(findRedisServer() as string);
+      const client = createClient({ url: own.url });
+      client.on('error', () => {});
+      await client.connect();
+      // Sessions in memory, so that only the store's Redis is gone.
+      const app = await startGuardedApp({
+        label: 'R',
+        strategy: { ...base(), timeout: 500, store: new RedisRelayStateStore({ client }) },
+      });
+      try {
+        const jar = new CookieJar();
+        const relayState = await begin(app, jar);
+        await own.stop();
+        const answer = await Promise.race([
+          browse(`${app.url}/callback/raw?relaystate=${relayState}`, jar).then((res) => res.status),
+          new Promise((resolve) => setTimeout(() => resolve('no answer within 5 s'), 5000)),
+        ]);
+        expect(answer).to.equal(500);
+        expect(app.errors.map((err) => err.code)).to.deep.equal(['ERR_ITSME_STORE_TIMEOUT']);
+        expect(app.errors[0]?.message).to.match(/store\.take did not settle within 500 ms/);
+        expect(app.verified).to.have.length(0);
+      } finally {
+        await app.close();
+        client.destroy();
+        await own.stop();
+      }
     });
   });
 

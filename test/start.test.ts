@@ -504,6 +504,24 @@ describe('start', () => {
       expect(seen).to.have.length(0);
     });
 
+    it("should end in ERR_ITSME_STORE_TIMEOUT when a custom store's check never answers, before opening a ZignSec session", async () => {
+      const seen = replyToStart(200, ok);
+      const store = { save: async () => {}, take: async () => undefined, check: () => new Promise<void>(() => {}) };
+      const outcome = await runStrategy(strategy({ store, timeout: 300 }), fakeRequest());
+      expect(expectKind(outcome, 'error').error).to.include({ code: 'ERR_ITSME_STORE_TIMEOUT' });
+      expect(seen).to.have.length(0);
+    });
+
+    it("should end in ERR_ITSME_STORE_TIMEOUT, redirecting nowhere, when a custom store's save never answers", async () => {
+      const seen = replyToStart(200, ok);
+      const store = { save: () => new Promise<void>(() => {}), take: async () => undefined };
+      const outcome = await runStrategy(strategy({ store, timeout: 300 }), fakeRequest());
+      const { error } = expectKind(outcome, 'error');
+      expect(error).to.include({ code: 'ERR_ITSME_STORE_TIMEOUT' });
+      expect(error.message).to.match(/^store\.save did not settle within 300 ms/);
+      expect(seen).to.have.length(1);
+    });
+
     it('should leave the session check to a custom store', async () => {
       const seen = replyToStart(200, ok);
       const saved: string[] = [];

@@ -3,6 +3,7 @@ import { isFinal } from '../client.js';
 import { ItsMeError, redact } from '../errors.js';
 import { toProfile } from '../profile.js';
 import type { ItsMeProfile, ItsMeResult } from '../types.js';
+import { within } from '../within.js';
 import { parseJson, readBody, sessionId } from './body.js';
 import { ReadGuard } from './guard.js';
 import { checkOptions, type WebhookHandler, type WebhookHandlerOptions } from './options.js';
@@ -80,7 +81,7 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
     let claim: string;
     try {
       // A claim that comes back 'claimed' after its time ran out is released: nobody handles it.
-      claim = await within(seenStore.claim(id, claimTtl), storeTimeout, 'claim', (late) => {
+      claim = await within(seenStore.claim(id, claimTtl), storeTimeout, unsettled('claim', storeTimeout), (late) => {
         if (late === 'claimed') return seenStore.release(id);
       });
     } catch (err) {
@@ -115,8 +116,9 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
       else guard.forget(id);
     }
     try {
-      if (outcome.outcome === 'handled') await within(seenStore.complete(id, seenTtl), storeTimeout, 'complete');
-      else await within(seenStore.release(id), storeTimeout, 'release');
+      if (outcome.outcome === 'handled')
+        await within(seenStore.complete(id, seenTtl), storeTimeout, unsettled('complete', storeTimeout));
+      else await within(seenStore.release(id), storeTimeout, unsettled('release', storeTimeout));
     } catch (err) {
       report(err, req);
     }
@@ -191,32 +193,7 @@ function isUnknownSession(value: unknown): boolean {
   return Array.isArray(errors) && errors.some((e) => e.code.toUpperCase() === 'SESSION_NOT_FOUND');
 }
 
-/**
- * `value` as a promise that rejects when it has not settled within `ms`; `late` gets the value it
- * settles to after that (its errors ignored).
- */
-function within<T>(value: T | PromiseLike<T>, ms: number, method: string, late?: (settled: T) => unknown): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      reject(new Error(`seenStore.${method} did not settle within ${ms} ms`));
-    }, ms);
-    Promise.resolve(value).then(
-      (settled) => {
-        clearTimeout(timer);
-        if (!timedOut) resolve(settled);
-        else if (late)
-          Promise.resolve()
-            .then(() => late(settled))
-            .catch(noop);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
+/** The error of a seen-store call that did not settle within `ms`. */
+function unsettled(method: string, ms: number): () => Error {
+  return () => new Error(`seenStore.${method} did not settle within ${ms} ms`);
 }
-
-function noop(): void {}

@@ -72,6 +72,7 @@ export class ZignSecStub {
   readonly results = new Map<string, StubReply[]>();
   startReply?: (body: Record<string, unknown>) => StubReply;
   #server?: Listening;
+  #held?: { reached: () => void; released: Promise<void> };
 
   constructor(apiKey = 'test-api-key-0123456789') {
     this.apiKey = apiKey;
@@ -89,6 +90,23 @@ export class ZignSecStub {
 
   close(): Promise<void> {
     return this.#server?.close() ?? Promise.resolve();
+  }
+
+  /**
+   * Holds the answer to the next start call until `release()`: `reached` resolves once that call
+   * arrived (its request is recorded in `starts`), so a test can act while the app waits.
+   */
+  holdNextStart(): { reached: Promise<void>; release(): void } {
+    let reached!: () => void;
+    let release!: () => void;
+    const arrived = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.#held = { reached, released };
+    return { reached: arrived, release };
   }
 
   /** The relaystate sent in the last start call. */
@@ -111,6 +129,12 @@ export class ZignSecStub {
     if (req.method === 'POST' && url.pathname === '/v3/eid/itsme') {
       const body = JSON.parse(Buffer.concat(chunks).toString() || '{}') as Record<string, unknown>;
       this.starts.push({ headers: req.headers, body });
+      const held = this.#held;
+      this.#held = undefined;
+      if (held) {
+        held.reached();
+        await held.released;
+      }
       if (this.startReply) {
         const reply = this.startReply(body);
         send(reply.status ?? 200, reply.body);
