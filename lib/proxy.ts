@@ -59,9 +59,16 @@ export function createProxyAgent(options: ProxyAgentOptions): https.Agent {
       'createProxyAgent rejectUnauthorized option must not be false: trust the inspecting proxy or private CA with the ca option instead',
     );
   }
-  const headers: Record<string, string> = { ...options.proxyHeaders };
+  const headers = checkProxyHeaders(options.proxyHeaders);
   if (url.username || url.password) {
-    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    let credentials: string;
+    try {
+      credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    } catch {
+      throw new TypeError(
+        'createProxyAgent proxy option has a user name or password that is not percent-encoded (write % as %25)',
+      );
+    }
     headers['proxy-authorization'] = `Basic ${Buffer.from(credentials).toString('base64')}`;
   }
   const { proxy: _proxy, proxyHeaders: _headers, proxyTimeout: _timeout, ...agentOptions } = options;
@@ -80,24 +87,78 @@ export function createProxyAgent(options: ProxyAgentOptions): https.Agent {
 const KEY_MATERIAL = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'crl'] as const;
 
 /**
- * Moves the CA, certificate, key and passphrase into one `tls.SecureContext`: Node's `NODE_DEBUG=http`
- * prints an agent's options on every new connection (a passphrase whole, the start of each key).
+ * The other options `tls.createSecureContext` reads: `tls.connect` ignores them once it is given a
+ * `secureContext`, so they go into the same context (a `minVersion` must hold beside a `ca`).
+ */
+const CONTEXT_OPTIONS = [
+  'ciphers',
+  'clientCertEngine',
+  'dhparam',
+  'ecdhCurve',
+  'honorCipherOrder',
+  'maxVersion',
+  'minVersion',
+  'privateKeyEngine',
+  'privateKeyIdentifier',
+  'secureOptions',
+  'secureProtocol',
+  'sessionIdContext',
+  'sessionTimeout',
+  'sigalgs',
+  'ticketKeys',
+] as const;
+
+/**
+ * Moves the CA, certificate, key and passphrase into one `tls.SecureContext`, with the other context
+ * options beside them: Node's `NODE_DEBUG=http` prints an agent's options on every new connection (a
+ * passphrase whole, the start of each key).
  */
 function withSecureContext(options: https.AgentOptions): https.AgentOptions {
   if (options.secureContext !== undefined || !KEY_MATERIAL.some((name) => options[name] !== undefined)) return options;
-  const material: tls.SecureContextOptions = {};
+  const context: Record<string, unknown> = {};
   const rest: https.AgentOptions = { ...options };
   for (const name of KEY_MATERIAL) {
     if (options[name] === undefined) continue;
-    (material as Record<string, unknown>)[name] = options[name];
+    context[name] = options[name];
     delete rest[name];
   }
-  return { ...rest, secureContext: tls.createSecureContext(material) };
+  // Kept in the agent's options too (they hold no secret), for whatever else reads them there.
+  for (const name of CONTEXT_OPTIONS) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value !== undefined) context[name] = value;
+  }
+  return { ...rest, secureContext: tls.createSecureContext(context as tls.SecureContextOptions) };
+}
+
+/** The `proxyHeaders` option as headers Node accepts, or a `TypeError` naming the header (never its value). */
+function checkProxyHeaders(value: unknown): Record<string, string> {
+  if (value === undefined) return {};
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError('createProxyAgent proxyHeaders option must be an object of header names to strings');
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, header] of Object.entries(value)) {
+    try {
+      http.validateHeaderName(name);
+    } catch {
+      throw new TypeError(`createProxyAgent proxyHeaders option has an invalid header name ${JSON.stringify(name)}`);
+    }
+    try {
+      if (typeof header !== 'string') throw new TypeError('not a string');
+      http.validateHeaderValue(name, header);
+    } catch {
+      // A token read from a file often ends in a newline, which Node refuses in a header.
+      throw new TypeError(
+        `createProxyAgent proxyHeaders option: the value of ${name} must be a string without control characters (a trailing newline?)`,
+      );
+    }
+    headers[name.toLowerCase()] = header;
+  }
+  return headers;
 }
 
 class ProxyAgent extends https.Agent {
   readonly #proxy: Proxy;
-
   constructor(options: https.AgentOptions, proxy: Proxy) {
     super(options);
     this.#proxy = proxy;
@@ -113,13 +174,18 @@ class ProxyAgent extends https.Agent {
     const authority = `${host.includes(':') ? `[${host}]` : host}:${port}`;
     const proxy = this.#proxy;
     let finished = false;
-    const fail = (err: Error): void => {
-      if (finished) return;
+    const finish = (): void => {
       finished = true;
       clearTimeout(timer);
+    };
+    const fail = (err: Error): void => {
+      if (finished) return;
+      finish();
       connect.destroy();
       done(err, undefined as unknown as Duplex);
     };
+    // The only connection this host makes is the one to the proxy: the local address and lookup go there.
+    const { localAddress, family, lookup } = options as https.RequestOptions;
     const connect = http.request({
       hostname: proxy.hostname,
       port: proxy.port,
@@ -127,27 +193,25 @@ class ProxyAgent extends https.Agent {
       path: authority,
       agent: false,
       headers: { host: authority },
+      ...(localAddress !== undefined && { localAddress }),
+      ...(family !== undefined && { family }),
+      ...(lookup !== undefined && { lookup }),
     });
-    // Set here, not in the options above, which NODE_DEBUG=http prints.
-    for (const [name, value] of Object.entries(proxy.headers)) connect.setHeader(name, value);
+    connect.once('error', (err) => fail(failure(`the proxy could not be reached (${err.message})`, code(err))));
     // A limit on the whole CONNECT exchange, not an idle timer: a proxy dribbling its answer trips it too.
     const timer = setTimeout(
       () => fail(failure('the proxy did not open the tunnel in time', 'ETIMEDOUT')),
       proxy.timeout,
     );
-    connect.once('error', (err) => fail(failure(`the proxy could not be reached (${err.message})`, code(err))));
-    // A CONNECT refused (407, 403, 502, ...) comes as a plain response, not as 'connect'.
-    connect.once('response', (res) => {
-      res.resume();
-      fail(failure(`the proxy refused the tunnel to ${authority} (HTTP ${res.statusCode})`, 'ERR_PROXY_REFUSED'));
-    });
+    // Set here, not in the options above, which NODE_DEBUG=http prints (checked by createProxyAgent).
+    for (const [name, value] of Object.entries(proxy.headers)) connect.setHeader(name, value);
     connect.once('connect', (res, socket, head) => {
       if (finished) {
         socket.destroy();
         return;
       }
-      finished = true;
-      clearTimeout(timer);
+      finish();
+      // Node hands every answer to a CONNECT here, refusals (407, 403, 502, ...) included.
       if (res.statusCode !== 200) {
         socket.destroy();
         done(

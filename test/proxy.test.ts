@@ -83,12 +83,13 @@ class HttpsZignSec {
   readonly relayStates: string[] = [];
   #server: https.Server;
 
-  constructor(pki: Pki, requireClientCert: boolean) {
+  constructor(pki: Pki, requireClientCert: boolean, tlsOptions: https.ServerOptions = {}) {
     this.#server = https.createServer(
       {
         key: pki.serverKey,
         cert: pki.serverCert,
         ...(requireClientCert ? { ca: pki.ca, requestCert: true, rejectUnauthorized: true } : {}),
+        ...tlsOptions,
       },
       (req, res) => {
         this.requests.push({ method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization });
@@ -177,6 +178,53 @@ class ConnectProxy {
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
+}
+
+/**
+ * A bare TCP "proxy" on 127.0.0.1 that hands each connection and its CONNECT head to `onConnect`:
+ * it can answer late or look at the client's address. Counts connections as they open.
+ */
+async function rawProxy(onConnect: (socket: net.Socket, head: string) => void) {
+  const open = new Set<net.Socket>();
+  let accepted = 0;
+  const server = net.createServer((socket) => {
+    accepted += 1;
+    open.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => open.delete(socket));
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString('latin1');
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      socket.off('data', onData);
+      onConnect(socket, buffered.slice(0, end));
+    };
+    socket.on('data', onData);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    open,
+    accepted: () => accepted,
+    close: async () => {
+      for (const socket of open) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Opens the tunnel the CONNECT line asks for. */
+function tunnel(socket: net.Socket, head: string): void {
+  const match = /^CONNECT \[?(.*?)\]?:(\d+) /.exec(head);
+  if (!match) return void socket.destroy();
+  const upstream = net.connect(Number(match[2]), match[1] as string, () => {
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    socket.pipe(upstream).pipe(socket);
+  });
+  upstream.on('error', () => socket.destroy());
+  socket.on('close', () => upstream.destroy());
 }
 
 function expectNoSecrets(value: unknown): void {
@@ -450,6 +498,56 @@ describe('corporate networks', function () {
     });
   });
 
+  describe('tunnels', () => {
+    it('should keep TLS settings given beside ca, so a minVersion of TLS 1.3 refuses a TLS 1.2 ZignSec', async () => {
+      const old = await new HttpsZignSec(pki, false, { maxVersion: 'TLSv1.2' }).listen();
+      try {
+        // Control: a plain https.Agent with the same options refuses it.
+        const plain = new https.Agent({ ca: pki.ca, minVersion: 'TLSv1.3' });
+        agents.push(plain);
+        const direct = new ItsMeClient({ apiKey: API_KEY, baseURL: old.url, agent: plain });
+        expect((await rejection(direct.start())).code).to.equal('ERR_ZIGNSEC_NETWORK');
+        const client = new ItsMeClient({ apiKey: API_KEY, baseURL: old.url, agent: agent({ minVersion: 'TLSv1.3' }) });
+        expect((await rejection(client.start())).code).to.equal('ERR_ZIGNSEC_NETWORK');
+        expect(old.requests, 'requests (with the API key) sent over TLS 1.2').to.deep.equal([]);
+        expect(proxy.tunnels).to.have.length(1);
+        // The same proxy agent without minVersion reaches it, so it was the setting that held.
+        const lax = new ItsMeClient({ apiKey: API_KEY, baseURL: old.url, agent: agent() });
+        expect((await lax.start()).id).to.be.a('string');
+      } finally {
+        await old.close();
+      }
+    });
+
+    it('should open the connection to the proxy from localAddress', async () => {
+      const seen: string[] = [];
+      const refusing = await rawProxy((socket) => {
+        seen.push(socket.remoteAddress ?? '');
+        socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+      });
+      try {
+        const made = agent({ proxy: refusing.url, localAddress: '127.0.0.2' });
+        const client = new ItsMeClient({ apiKey: API_KEY, baseURL: 'https://127.0.0.1:9', agent: made });
+        expect((await rejection(client.start())).code).to.equal('ERR_ZIGNSEC_NETWORK');
+        expect(seen).to.deep.equal(['127.0.0.2']);
+      } finally {
+        await refusing.close();
+      }
+    });
+
+    it('should log in through a proxy answering slowly with a bare TCP tunnel', async () => {
+      const slow = await rawProxy((socket, head) => setTimeout(() => tunnel(socket, head), 50));
+      try {
+        const client = new ItsMeClient({ apiKey: API_KEY, baseURL: zignsec.url, agent: agent({ proxy: slow.url }) });
+        const { id } = await client.start();
+        expect((await client.getResult(id)).id).to.equal(id);
+        expect(slow.accepted()).to.equal(1);
+      } finally {
+        await slow.close();
+      }
+    });
+  });
+
   describe('options', () => {
     it('should refuse an agent that turns certificate checks off, pointing at the ca option', () => {
       const unchecked = new https.Agent({ rejectUnauthorized: false });
@@ -486,6 +584,33 @@ describe('corporate networks', function () {
         TypeError,
         /agent option/,
       );
+    });
+
+    it('should refuse proxyHeaders Node would refuse, naming the header and never quoting its value', () => {
+      const token = 'proxy-token-from-a-file-7c1e';
+      for (const [headers, message] of [
+        [{ 'x-proxy-token': `${token}\n` }, /value of x-proxy-token must be a string without control characters/],
+        [{ 'x-proxy-token': 42 }, /value of x-proxy-token must be a string/],
+        [{ 'x proxy token': token }, /invalid header name "x proxy token"/],
+        ['x-proxy-token', /proxyHeaders option must be an object/],
+      ] as const) {
+        let thrown: unknown;
+        try {
+          createProxyAgent({ proxy: 'http://127.0.0.1:3128', proxyHeaders: headers as never });
+        } catch (err) {
+          thrown = err;
+        }
+        expect(thrown, JSON.stringify(headers)).to.be.instanceOf(TypeError);
+        expect((thrown as Error).message).to.match(message);
+        expect((thrown as Error).message).to.not.include(token);
+      }
+    });
+
+    it('should refuse a proxy password with a bare % as it refuses other bad proxy URLs, without quoting it', () => {
+      expect(() => createProxyAgent({ proxy: 'http://egress:50%off@127.0.0.1:3128' }))
+        .to.throw(TypeError, /createProxyAgent proxy option has a user name or password that is not percent-encoded/)
+        .with.property('message')
+        .that.does.not.include('50%off');
     });
 
     it('should refuse a proxy that is not an http:// URL', () => {
