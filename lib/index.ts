@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * `passport-itsme`: the Passport strategy ({@link ItsMeStrategy}), the ZignSec client
  * ({@link ItsMeClient}), the webhook receiver ({@link createWebhookHandler}), the stores and the

@@ -272,6 +272,23 @@ describe('packaging: a TypeScript app', function () {
     expect(await typecheck(app, 'tsconfig.bare.json', options, ['bare.ts'])).to.equal('');
   });
 
+  it("should compile an app that imports only the package under TypeScript's default of no global types", async () => {
+    // TypeScript 6 and later load no @types package unless asked (`types: []`): the .d.ts name Node's.
+    await writeFile(
+      path.join(app, 'only.ts'),
+      [
+        "import { ItsMeClient, verifyWebhookSignature } from 'passport-itsme';",
+        "import { startSimulator } from 'passport-itsme/simulator';",
+        "const client = new ItsMeClient({ apiKey: 'k', baseURL: 'http://127.0.0.1:1' });",
+        "export const checked: boolean = verifyWebhookSignature('', Buffer.from(''), 'k').ok;",
+        'export { client, startSimulator };',
+        '',
+      ].join('\n'),
+    );
+    const options = { ...APP_OPTIONS, module: 'nodenext', types: [] };
+    expect(await typecheck(app, 'tsconfig.only.json', options, ['only.ts'])).to.equal('');
+  });
+
   describe('after the README install commands', () => {
     let quickStart: string;
 

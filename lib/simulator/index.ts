@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * `passport-itsme/simulator`: an offline stand-in for ZignSec's itsme API and the itsme screen, for
  * development and for integration tests of apps that use `passport-itsme`.
