@@ -1,5 +1,5 @@
 import { checkClientOptions, type ItsMeClientOptions, isHttpUrl, MAX_DELAY } from './client.js';
-import { returnUrlProblem } from './client-options.js';
+import { HOSTS, returnUrlProblem } from './client-options.js';
 import { holdsSecret } from './errors.js';
 import { checkMessages, type ItsMeMessages } from './messages.js';
 import type { ItsMeRequest, ItsMeUser } from './passport-base.js';
@@ -15,7 +15,8 @@ export interface ItsMeStrategyOptionsBase {
    * Absolute http(s) URL of the app's return route, sent to ZignSec as `target`. Required. At most
    * 8192 characters, with no user name or password, no `#fragment`, no `relaystate` parameter (ZignSec
    * adds its own; nested forms such as `relaystate[a]` included) and not holding the API key (checked
-   * for keys of 16 characters or more).
+   * for keys of 16 characters or more). With ZignSec's production API, https (http only for a
+   * loopback host such as `localhost`).
    */
   callbackURL: string;
   /** `'test'` (https://test.zignsec.com, the default) or `'production'` (https://api.zignsec.com). */
@@ -120,14 +121,18 @@ export interface ItsMeAuthenticateOptions {
 export function checkOptions(options: ItsMeStrategyOptions | ItsMeStrategyOptionsWithRequest): void {
   checkClientOptions('ItsMeStrategy', options);
   if (options.callbackURL === undefined) throw new TypeError('ItsMeStrategy requires a callbackURL option');
+  const production = isProduction(options);
   for (const name of ['callbackURL', 'errorCallbackURL'] as const) {
-    checkReturnUrl(`ItsMeStrategy ${name} option`, options[name]);
+    checkReturnUrl(`ItsMeStrategy ${name} option`, options[name], production);
     if (options[name] !== undefined && holdsSecret(options[name], options.apiKey)) {
       throw new TypeError(`ItsMeStrategy ${name} option must not hold the API key: ZignSec sends the browser there`);
     }
   }
   if (options.webhookURL !== undefined && !isHttpUrl(options.webhookURL)) {
     throw new TypeError('ItsMeStrategy webhookURL option must be an absolute http(s) URL');
+  }
+  if (options.webhookURL !== undefined && production && plainHttp(options.webhookURL)) {
+    throw new TypeError(`ItsMeStrategy webhookURL option ${PRODUCTION_HTTPS}`);
   }
   if (options.webhookURL !== undefined && holdsSecret(options.webhookURL, options.apiKey)) {
     // ItsMeClient.start refuses any start body that holds the key: say so now, not at every login.
@@ -166,18 +171,48 @@ export function checkOptions(options: ItsMeStrategyOptions | ItsMeStrategyOption
  * the language always, the return URLs only at the start, the one place they are used.
  * @internal
  */
-export function checkAuthenticateOptions(options: ItsMeAuthenticateOptions, starting: boolean): void {
+export function checkAuthenticateOptions(
+  options: ItsMeAuthenticateOptions,
+  starting: boolean,
+  production: boolean,
+): void {
   if (options.language !== undefined && !LANGUAGES.includes(options.language)) {
     throw new TypeError(`ItsMeStrategy language must be one of ${LANGUAGES.join(', ')}`);
   }
   if (!starting) return;
   for (const name of ['callbackURL', 'errorCallbackURL'] as const) {
-    checkReturnUrl(`ItsMeStrategy authenticate option ${name}`, options[name]);
+    checkReturnUrl(`ItsMeStrategy authenticate option ${name}`, options[name], production);
   }
 }
 
-/** Throws a TypeError starting with `label` when `value` is given but is no URL to send a browser back to. */
-function checkReturnUrl(label: string, value: unknown): void {
+const PRODUCTION_HTTPS =
+  "must be an https URL with ZignSec's production API: a real person's login travels there (http only for localhost)";
+
+/**
+ * Whether the options call ZignSec's production API (its host, by `environment` or `baseURL`).
+ * @internal
+ */
+export function isProduction(options: Pick<ItsMeClientOptions, 'environment' | 'baseURL'>): boolean {
+  const base = options.baseURL ?? HOSTS[options.environment ?? 'test'];
+  return new URL(base).hostname === new URL(HOSTS.production).hostname;
+}
+
+/** Whether `value` (an http(s) URL) is plain http to a host other than this machine. */
+function plainHttp(value: string): boolean {
+  const { protocol, hostname } = new URL(value);
+  if (protocol !== 'http:') return false;
+  const host = hostname.toLowerCase();
+  const loopback =
+    host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return !loopback;
+}
+
+/**
+ * Throws a TypeError starting with `label` when `value` is given but is no URL to send a browser back
+ * to, or (with ZignSec's `production` API) is plain http to another host than this one.
+ */
+function checkReturnUrl(label: string, value: unknown, production: boolean): void {
   const problem = value === undefined ? undefined : returnUrlProblem(value);
   if (problem) throw new TypeError(`${label} ${problem}`);
+  if (production && typeof value === 'string' && plainHttp(value)) throw new TypeError(`${label} ${PRODUCTION_HTTPS}`);
 }

@@ -32,6 +32,7 @@ import {
   type ItsMeAuthenticateOptions,
   type ItsMeStrategyOptions,
   type ItsMeStrategyOptionsWithRequest,
+  isProduction,
   type VerifyFunction,
   type VerifyFunctionWithRequest,
 } from './strategy-options.js';
@@ -75,6 +76,8 @@ export class ItsMeStrategy extends PassportStrategy {
   #messages: ItsMeMessages | undefined;
   /** @internal */
   #passReqToCallback: boolean;
+  /** ZignSec's production API: return URLs must be https. @internal */
+  #production: boolean;
   /** @internal */
   #verify: VerifyFunction | VerifyFunctionWithRequest;
   /** Each call to `store` within the `timeout` (none for the built-in session store). @internal */
@@ -101,6 +104,7 @@ export class ItsMeStrategy extends PassportStrategy {
     this.verifyTimeout = options.verifyTimeout ?? 30_000;
     this.#messages = options.messages === undefined ? undefined : { ...options.messages };
     this.#passReqToCallback = options.passReqToCallback === true;
+    this.#production = isProduction(options);
     this.#verify = verify;
     this.store = options.store ?? new SessionRelayStateStore();
     this.#limit = storeLimit(this.store, options.timeout ?? 10_000);
@@ -130,7 +134,7 @@ export class ItsMeStrategy extends PassportStrategy {
     // At the start one copy of the options, so that the values checked are the values sent.
     const login: Login = { actions: this, req, options: starting ? { ...options } : (options ?? {}), began };
     try {
-      checkAuthenticateOptions(login.options, starting);
+      checkAuthenticateOptions(login.options, starting, self.#production);
     } catch (err) {
       self.#error(login, err);
       return;

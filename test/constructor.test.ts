@@ -142,6 +142,24 @@ describe('constructor', () => {
       }
     });
 
+    it("should refuse plain http return and webhook URLs with ZignSec's production API, but for this machine", () => {
+      const http = 'http://bank.example/auth/itsme/cb';
+      for (const production of [{ environment: 'production' }, { baseURL: 'https://api.zignsec.com/' }]) {
+        for (const option of ['callbackURL', 'errorCallbackURL', 'webhookURL']) {
+          expect(() => build({ ...production, [option]: http }), option).to.throw(
+            TypeError,
+            `ItsMeStrategy ${option} option must be an https URL with ZignSec's production API`,
+          );
+        }
+        for (const local of ['http://localhost:3000/cb', 'http://127.0.0.1:3000/cb', 'http://[::1]:3000/cb']) {
+          expect(() => build({ ...production, callbackURL: local }), local).to.not.throw();
+        }
+      }
+      // The test API and the simulator take http, as a laptop serves it.
+      expect(() => build({ callbackURL: http, webhookURL: http })).to.not.throw();
+      expect(() => build({ baseURL: 'http://127.0.0.1:4010', callbackURL: http })).to.not.throw();
+    });
+
     for (const [option, value] of bad) {
       it(`should throw a TypeError naming ${option} for ${String(value).slice(0, 80) || 'an empty string'}`, () => {
         expect(() => build({ [option]: value })).to.throw(TypeError, new RegExp(`ItsMeStrategy ${option} option`));

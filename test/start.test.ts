@@ -193,6 +193,17 @@ describe('start', () => {
       });
     }
 
+    it("should refuse, before asking ZignSec, a per-login http callbackURL with ZignSec's production API", async () => {
+      const seen = replyToStart(200, ok, 'https://api.zignsec.com');
+      const production = strategy({ baseURL: undefined, environment: 'production' });
+      const outcome = await runStrategy(production, fakeRequest(), { callbackURL: 'http://bank.example/cb' });
+      expect(expectKind(outcome, 'error').error.message).to.equal(
+        "ItsMeStrategy authenticate option callbackURL must be an https URL with ZignSec's production API: a real person's login travels there (http only for localhost)",
+      );
+      expect(seen).to.have.length(0);
+      nock.cleanAll();
+    });
+
     it('should send a per-login errorCallbackURL given alone as targetError, the target staying the strategy one', async () => {
       const seen = replyToStart(200, ok);
       const errorURL = 'https://bank.example/auth/itsme/cancelled';
