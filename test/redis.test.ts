@@ -11,6 +11,7 @@ import {
   ItsMeStrategy,
   RedisRelayStateStore,
   RedisSeenStore,
+  type SeenKeyClient,
   SIGNATURE_HEADER,
   signWebhook,
 } from '../lib/index.js';
@@ -433,6 +434,37 @@ describe('several instances on Redis', function () {
       expect(await next.claim(id, 10_000)).to.equal('claimed');
       await slow.release(id);
       expect(await third.claim(id, 10_000)).to.equal('busy');
+    });
+
+    it("should release in one EVAL on Redis, which deletes its own claim and never another instance's", async () => {
+      const calls: string[] = [];
+      const counted: SeenKeyClient = {
+        set: (k, v, o) => client.set(k, v, o),
+        get: (k) => {
+          calls.push('get');
+          return client.get(k);
+        },
+        del: (k) => {
+          calls.push('del');
+          return client.del(k);
+        },
+        eval: (script, o) => {
+          calls.push('eval');
+          return client.eval(script, o);
+        },
+      };
+      const store = new RedisSeenStore({ client: counted });
+      const [lapsed, mine] = [randomUUID(), randomUUID()];
+      expect(await store.claim(lapsed, 60_000)).to.equal('claimed');
+      expect(await store.claim(mine, 60_000)).to.equal('claimed');
+      // The first claim lapsed and another instance claimed the id: nothing between a GET and a DEL.
+      await client.set(`passport-itsme:webhook:${lapsed}`, 'busy:other-instance', { PX: 60_000 });
+      calls.length = 0;
+      await store.release(lapsed);
+      await store.release(mine);
+      expect(calls).to.deep.equal(['eval', 'eval']);
+      expect(await client.get(`passport-itsme:webhook:${lapsed}`)).to.equal('busy:other-instance');
+      expect(await client.exists(`passport-itsme:webhook:${mine}`)).to.equal(0);
     });
 
     it('should handle the next delivery once Redis takes writes again, after a claim that outlived the timeout', async () => {

@@ -19,9 +19,9 @@ export interface SeenSetOptions {
 }
 
 /**
- * The three Redis commands {@link RedisSeenStore} uses. A node-redis (v4, v5) client fits as is.
+ * The Redis commands {@link RedisSeenStore} uses. A node-redis (v4, v5) client fits as is.
  * For ioredis, pass
- * `{ set: (k, v, o) => (o.NX ? redis.set(k, v, 'PX', o.PX, 'NX') : redis.set(k, v, 'PX', o.PX)), get: (k) => redis.get(k), del: (k) => redis.del(k) }`.
+ * `{ set: (k, v, o) => (o.NX ? redis.set(k, v, 'PX', o.PX, 'NX') : redis.set(k, v, 'PX', o.PX)), get: (k) => redis.get(k), del: (k) => redis.del(k), eval: (s, o) => redis.eval(s, o.keys.length, ...o.keys, ...o.arguments) }`.
  */
 export interface SeenKeyClient {
   /** `SET key value PX ttl`, with `NX` when `options.NX` is set: `'OK'`, or `null` when `NX` found the key. */
@@ -30,6 +30,12 @@ export interface SeenKeyClient {
   get(key: string): Promise<unknown>;
   /** `DEL key`. */
   del(key: string): Promise<unknown>;
+  /**
+   * `EVAL script numkeys key... arg...`, as node-redis takes it. Optional: with it, a release deletes
+   * the claim only if it is still this instance's, in one step; without it, a `GET` then a `DEL`, which
+   * can delete a claim another instance made in between (when this one's lapsed at that moment).
+   */
+  eval?(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
 }
 
 /** Options of {@link RedisSeenStore}. */
@@ -42,13 +48,17 @@ export interface RedisSeenStoreOptions {
 
 const DONE = 'done';
 
+/** Deletes `KEYS[1]` only while it holds `ARGV[1]`. */
+const RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
 /**
  * A {@link SeenStore} in Redis, for webhook receivers run as several instances: `onResult` runs once
  * per ZignSec session however many instances a delivery (or its retries) reaches at the same moment.
  *
  * A claim is an atomic `SET key busy:<token> NX PX ttl`; a handled session becomes `SET key done PX
- * seenTtl`; a failed one is released (`DEL`, only while the key still holds this instance's claim),
- * so that ZignSec's next delivery, on whichever instance, handles it. A claim whose instance died
+ * seenTtl`; a failed one is released (deleted only while the key still holds this instance's claim,
+ * in one `EVAL` when the client has `eval`), so that ZignSec's next delivery, on whichever instance,
+ * handles it. A claim whose instance died
  * lapses after its ttl (2 minutes).
  *
  * ```ts
@@ -106,7 +116,8 @@ export class RedisSeenStore implements SeenStore {
     this.#claims.delete(id);
     if (mine === undefined) return;
     const key = this.prefix + id;
-    if (text(await this.#client.get(key)) === mine) await this.#client.del(key);
+    if (typeof this.#client.eval === 'function') await this.#client.eval(RELEASE, { keys: [key], arguments: [mine] });
+    else if (text(await this.#client.get(key)) === mine) await this.#client.del(key);
   }
 }
 
