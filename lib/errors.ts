@@ -88,9 +88,13 @@ export function sanitizeCause(err: unknown, secret: string): Error {
   return clean;
 }
 
-/** `text` with every echo of `secret` (see {@link secretForms}) replaced by `[redacted]`. @internal */
+/**
+ * `text` with every echo of `secret` (see {@link secretForms}) replaced by `[redacted]`, in any letter
+ * case for a key of 16 characters or more (as {@link holdsSecret} finds them). @internal
+ */
 export function redact(text: string, secret: string): string {
   if (!secret) return text;
+  if (secret.length >= MIN_SECRET) return text.replace(secretForms(secret).anyCase, '[redacted]');
   let out = text;
   for (const form of secretForms(secret).forms) out = out.split(form).join('[redacted]');
   return out;
@@ -114,6 +118,8 @@ interface SecretForms {
   secret: string;
   forms: string[];
   lower: string[];
+  /** Every form, in any letter case. */
+  anyCase: RegExp;
 }
 
 /** The last key's forms: every start checks its request and its answer against them. */
@@ -131,7 +137,8 @@ function secretForms(secret: string): SecretForms {
     );
   const form = new URLSearchParams([['', secret]]).toString().slice(1);
   if (!forms.includes(form)) forms.push(form);
-  lastForms = { secret, forms, lower: forms.map((form) => form.toLowerCase()) };
+  const anyCase = new RegExp(forms.map((text) => text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&')).join('|'), 'gi');
+  lastForms = { secret, forms, lower: forms.map((text) => text.toLowerCase()), anyCase };
   return lastForms;
 }
 

@@ -340,6 +340,17 @@ describe('secrets', () => {
         expect(decodeURIComponent(JSON.stringify((error as ItsMeError).errors))).to.not.include(key);
       }
     });
+    it('should keep an echo of the API key in another letter case out of the error and its errors list', async () => {
+      for (const echo of [KEY.toUpperCase(), KEY.toLowerCase()]) {
+        nock(BASE)
+          .post('/v3/eid/itsme')
+          .reply(400, { errors: [{ code: 'BAD_REQUEST', description: `token ${echo} is not valid` }] });
+        const { error } = expectKind(await runStrategy(strategy(), fakeRequest()), 'error');
+        const text = `${error.message} ${JSON.stringify((error as ItsMeError).errors)}`;
+        expect(text).to.include('token [redacted] is not valid');
+        expect(text.toLowerCase(), echo).to.not.include(KEY.toLowerCase());
+      }
+    });
   });
 
   describe('log lines', () => {
