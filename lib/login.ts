@@ -20,6 +20,8 @@ export interface Login {
   pending?: PendingLogin;
   /** The language the login was started in, as the store recalls it for a login it no longer holds. */
   startLanguage?: ItsMeLanguage | undefined;
+  /** Set once a Passport action (redirect, success, fail, error) was called: one per login. */
+  acted?: boolean;
 }
 
 const MISSING: Record<string, ItsMeFailureCode> = {
@@ -53,7 +55,8 @@ export function storeLimit(store: RelayStateStore, ms: number): StoreLimit {
 
 /**
  * Why `take` found nothing, as the store's optional `explain` tells it; `unknown-login` without it
- * (or when it throws or answers something else).
+ * (or when it throws or answers something else). An `explain` that does not settle within the limit
+ * rejects with `ERR_ITSME_STORE_TIMEOUT`.
  * @internal
  */
 export async function explainMissing(
@@ -66,7 +69,9 @@ export async function explainMissing(
   if (typeof store.explain === 'function') {
     try {
       reason = await limit(store.explain(req, relayState), 'explain');
-    } catch {
+    } catch (err) {
+      // A backend that does not answer is an error of its own, as for the other store calls.
+      if (err instanceof ItsMeError && err.code === 'ERR_ITSME_STORE_TIMEOUT') throw err;
       reason = undefined;
     }
   }

@@ -182,6 +182,7 @@ export class ItsMeStrategy extends PassportStrategy {
       'save',
     );
     if (loginStartChannel.hasSubscribers) loginStartChannel.publish({ strategy: actions.name, sessionId: id });
+    login.acted = true;
     actions.redirect(redirectUrl);
   }
 
@@ -245,6 +246,7 @@ export class ItsMeStrategy extends PassportStrategy {
         duration: Date.now() - startedAt(login),
       });
     }
+    login.acted = true;
     login.actions.success(user, info);
   }
 
@@ -268,12 +270,19 @@ export class ItsMeStrategy extends PassportStrategy {
     if (typeof info.message !== 'string') info.message = built.message;
     const status = FAILURE_STATUS[code];
     publishFailure(login, code, status);
+    login.acted = true;
     login.actions.fail(info, status);
   }
 
+  /**
+   * Ends the login in `error()`, published on the failure channel, unless a Passport action already
+   * ended it and then threw (say `failureFlash` without connect-flash): that login has its event, and
+   * `error()` only hands the exception to the app, which has not answered yet.
+   */
   #error(login: Login, err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
-    publishFailure(login, error instanceof ItsMeError ? error.code : 'ERR_UNEXPECTED', 500);
+    if (!login.acted) publishFailure(login, error instanceof ItsMeError ? error.code : 'ERR_UNEXPECTED', 500);
+    login.acted = true;
     login.actions.error(error);
   }
 

@@ -157,11 +157,28 @@ describe('callback', () => {
       expect(profiles).to.have.length(0);
     });
 
-    it("should fail as unknown-login, not hang, when a custom store's explain never answers", async () => {
+    it("should end in ERR_ITSME_STORE_TIMEOUT, not hang, when a custom store's explain never answers", async () => {
       const store: RelayStateStore = {
         save: async () => {},
         take: async () => undefined,
         explain: () => new Promise(() => {}),
+      };
+      const { strategy } = harness({ store, timeout: 300 });
+      const outcome = expectKind(
+        await runStrategy(strategy, fakeRequest({ query: { relaystate: 'A'.repeat(43) }, session: {} })),
+        'error',
+      );
+      expect(outcome.error).to.include({ code: 'ERR_ITSME_STORE_TIMEOUT' });
+      expect(outcome.error.message).to.match(/^store\.explain did not settle within 300 ms/);
+    });
+
+    it("should fail as unknown-login when a custom store's explain throws", async () => {
+      const store: RelayStateStore = {
+        save: async () => {},
+        take: async () => undefined,
+        explain: () => {
+          throw new Error('explain is broken');
+        },
       };
       const { strategy } = harness({ store, timeout: 300 });
       const outcome = expectKind(

@@ -1,9 +1,12 @@
 import diagnostics_channel from 'node:diagnostics_channel';
 import { expect } from 'chai';
 import express from 'express';
+import session from 'express-session';
+import passport from 'passport';
 import {
   CHANNELS,
   createWebhookHandler,
+  ItsMeStrategy,
   type LoginFailureMessage,
   type LoginStartMessage,
   type LoginSuccessMessage,
@@ -12,7 +15,7 @@ import {
 } from '../lib/index.js';
 import { type FailureApp, startFailureApp } from './support/failure-app.js';
 import { realNetwork } from './support/guards.js';
-import { CookieJar, type Listening, listen } from './support/http.js';
+import { browse, CookieJar, type Listening, listen } from './support/http.js';
 import { findSecret } from './support/secret-scan.js';
 import { sampleResult, ZignSecStub } from './support/zignsec-stub.js';
 
@@ -189,6 +192,54 @@ describe('diagnostics channels', () => {
         duration: failure?.duration,
       });
       expect(failure?.duration).to.be.within(0, 1000);
+    });
+  });
+
+  describe('a Passport action that throws', () => {
+    /** Express 5, express-session and passport 0.7, flash messages asked for without connect-flash. */
+    async function flashApp(flash: 'failureFlash' | 'successFlash') {
+      const web = express();
+      const instance = new passport.Passport();
+      instance.serializeUser((user, done) => done(null, user));
+      instance.use(
+        new ItsMeStrategy({ apiKey: stub.apiKey, baseURL: stub.url, callbackURL: 'http://127.0.0.1/cb' }, (p, done) =>
+          done(null, { id: p.id }),
+        ),
+      );
+      web.use(session({ secret: 's', resave: false, saveUninitialized: false }));
+      web.use(instance.session());
+      web.get('/login', instance.authenticate('itsme'));
+      // A successFlash of true flashes only a message the strategy gave (none): a text always is.
+      const asked = flash === 'successFlash' ? 'Welcome' : true;
+      web.get('/cb', instance.authenticate('itsme', { failureRedirect: '/', successRedirect: '/', [flash]: asked }));
+      const errors: string[] = [];
+      web.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+        errors.push(err.message);
+        res.status(500).end();
+      });
+      const server = await listen(web);
+      servers.push(server);
+      return { url: server.url, errors };
+    }
+
+    it("should publish one failure, not a second error, when Passport's fail() throws (failureFlash without connect-flash)", async () => {
+      const target = await flashApp('failureFlash');
+      const answer = await browse(`${target.url}/cb?relaystate=${'A'.repeat(43)}`, new CookieJar());
+      expect(answer.status).to.equal(500);
+      expect(target.errors).to.deep.equal(['req.flash is not a function']);
+      expect(events.map((e) => [e.channel, (e.message as { code?: string }).code])).to.deep.equal([
+        ['failure', 'no-session'],
+      ]);
+    });
+
+    it("should publish the success and no failure when Passport's success() throws (successFlash without connect-flash)", async () => {
+      const target = await flashApp('successFlash');
+      const jar = new CookieJar();
+      expect((await browse(`${target.url}/login`, jar)).status).to.equal(302);
+      const answer = await browse(`${target.url}/cb?relaystate=${stub.lastRelayState()}`, jar);
+      expect(answer.status).to.equal(500);
+      expect(target.errors).to.deep.equal(['req.flash is not a function']);
+      expect(channels()).to.deep.equal(['start', 'success']);
     });
   });
 
