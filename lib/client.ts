@@ -298,7 +298,8 @@ export class ItsMeClient {
       return new ItsMeError('ERR_ITSME_ABORTED', `ZignSec ${what} call was aborted`, { cause });
     }
     if (code === 'ETIMEDOUT') {
-      return new ItsMeError('ERR_ZIGNSEC_TIMEOUT', `ZignSec ${what} call timed out`, { cause });
+      // The cause says which limit: the whole exchange's (`timeout`) or the proxy's tunnel (`proxyTimeout`).
+      return new ItsMeError('ERR_ZIGNSEC_TIMEOUT', `ZignSec ${what} call timed out: ${cause.message}`, { cause });
     }
     return new ItsMeError(
       'ERR_ZIGNSEC_NETWORK',

@@ -120,7 +120,7 @@ const TEXTS: Record<ItsMeLanguage, Texts> = {
     'used-login': 'This itsme login has already been used. Please start again.',
     cancelled: 'The itsme login was cancelled.',
     'itsme-expired': 'The itsme login expired before it was confirmed. Please try again.',
-    'itsme-error': 'The itsme login did not succeed ({zignsecCode}).',
+    'itsme-error': 'The itsme login did not succeed ({zignsecCode}). Please try again later.',
     'not-confirmed': 'The itsme login was not confirmed in time. Please try again.',
     'no-subject': 'itsme did not return who logged in. Please try again.',
     'verify-refused': 'Login refused.',
@@ -129,13 +129,13 @@ const TEXTS: Record<ItsMeLanguage, Texts> = {
     'invalid-callback': 'Ce lien de connexion itsme n’est pas valide. Veuillez recommencer.',
     'no-session':
       'La connexion itsme ne peut pas aboutir, car la session de votre navigateur pour ce site est introuvable. Veuillez autoriser les cookies pour ce site et recommencer.',
-    'no-session-http': `La connexion itsme ne peut pas aboutir, car aucune session n’est revenue avec le retour d’itsme. Si cela se produit à chaque fois, vérifiez que le cookie de session n’est pas marqué Secure alors que le site tourne en simple http (derrière un proxy TLS, activez le réglage «${FR_NBSP}trust proxy${FR_NBSP}» d’Express), qu’il n’est pas en SameSite=Strict, et que la connexion commence et revient sur le même nom d’hôte.`,
+    'no-session-http': `La connexion itsme ne peut pas aboutir, car aucune session n’a été retrouvée au retour d’itsme. Si cela se produit à chaque fois, vérifiez que le cookie de session n’est pas marqué Secure alors que le site fonctionne en HTTP simple (derrière un proxy TLS, activez le réglage «${FR_NBSP}trust proxy${FR_NBSP}» d’Express), qu’il n’est pas en SameSite=Strict, et que la connexion commence et revient sur le même nom d’hôte.`,
     'unknown-login': 'Cette connexion itsme est inconnue, a déjà été utilisée ou a expiré. Veuillez recommencer.',
     'expired-login': 'Cette connexion itsme a expiré. Veuillez recommencer.',
     'used-login': 'Cette connexion itsme a déjà été utilisée. Veuillez recommencer.',
     cancelled: 'La connexion itsme a été annulée.',
     'itsme-expired': 'La connexion itsme a expiré avant d’être confirmée. Veuillez réessayer.',
-    'itsme-error': 'La connexion itsme n’a pas abouti ({zignsecCode}).',
+    'itsme-error': 'La connexion itsme n’a pas abouti ({zignsecCode}). Veuillez réessayer plus tard.',
     'not-confirmed': 'La connexion itsme n’a pas été confirmée à temps. Veuillez réessayer.',
     'no-subject': 'itsme n’a pas indiqué qui s’est connecté. Veuillez réessayer.',
     'verify-refused': 'Connexion refusée.',
@@ -143,7 +143,7 @@ const TEXTS: Record<ItsMeLanguage, Texts> = {
   nl: {
     'invalid-callback': 'Deze aanmeldlink van itsme is ongeldig. Begin opnieuw.',
     'no-session':
-      'De aanmelding met itsme kan niet worden voltooid, omdat de sessie van je browser voor deze site niet werd gevonden. Sta cookies toe voor deze site en begin opnieuw.',
+      'De aanmelding met itsme kan niet worden voltooid, omdat de sessie van uw browser voor deze site niet werd gevonden. Sta cookies toe voor deze site en begin opnieuw.',
     'no-session-http':
       'De aanmelding met itsme kan niet worden voltooid, omdat er geen sessie meekwam bij de terugkeer van itsme. Gebeurt dit telkens, controleer dan of het sessiecookie niet als Secure is gemarkeerd terwijl de site via gewone http draait (zet achter een TLS-proxy de instelling ‘trust proxy’ van Express aan), of het niet SameSite=Strict is, en of de aanmelding op dezelfde hostnaam begint en terugkomt.',
     'unknown-login': 'Deze aanmelding met itsme is onbekend, werd al gebruikt of is verlopen. Begin opnieuw.',
@@ -151,25 +151,25 @@ const TEXTS: Record<ItsMeLanguage, Texts> = {
     'used-login': 'Deze aanmelding met itsme werd al gebruikt. Begin opnieuw.',
     cancelled: 'De aanmelding met itsme werd geannuleerd.',
     'itsme-expired': 'De aanmelding met itsme is verlopen voordat ze werd bevestigd. Probeer het opnieuw.',
-    'itsme-error': 'De aanmelding met itsme is niet gelukt ({zignsecCode}).',
+    'itsme-error': 'De aanmelding met itsme is niet gelukt ({zignsecCode}). Probeer het later opnieuw.',
     'not-confirmed': 'De aanmelding met itsme werd niet op tijd bevestigd. Probeer het opnieuw.',
     'no-subject': 'itsme heeft niet doorgegeven wie zich heeft aangemeld. Probeer het opnieuw.',
     'verify-refused': 'Aanmelding geweigerd.',
   },
   de: {
-    'invalid-callback': 'Dieser Anmeldelink von itsme ist ungültig. Bitte beginnen Sie erneut.',
+    'invalid-callback': 'Dieser Anmeldelink von itsme ist ungültig. Bitte starten Sie die Anmeldung erneut.',
     'no-session':
-      'Die Anmeldung mit itsme kann nicht abgeschlossen werden, weil die Sitzung Ihres Browsers für diese Website nicht gefunden wurde. Bitte erlauben Sie Cookies für diese Website und beginnen Sie erneut.',
+      'Die Anmeldung mit itsme kann nicht abgeschlossen werden, weil die Sitzung Ihres Browsers für diese Website nicht gefunden wurde. Bitte erlauben Sie Cookies für diese Website und starten Sie die Anmeldung erneut.',
     'no-session-http':
       'Die Anmeldung mit itsme kann nicht abgeschlossen werden, weil bei der Rückkehr von itsme keine Sitzung mitkam. Wenn das jedes Mal passiert, prüfen Sie, ob das Sitzungscookie als Secure markiert ist, während die Website über einfaches http läuft (hinter einem TLS-Proxy die Express-Einstellung „trust proxy“ aktivieren), ob es SameSite=Strict ist und ob die Anmeldung auf demselben Hostnamen beginnt und zurückkehrt.',
     'unknown-login':
-      'Diese Anmeldung mit itsme ist unbekannt, wurde bereits verwendet oder ist abgelaufen. Bitte beginnen Sie erneut.',
-    'expired-login': 'Diese Anmeldung mit itsme ist abgelaufen. Bitte beginnen Sie erneut.',
-    'used-login': 'Diese Anmeldung mit itsme wurde bereits verwendet. Bitte beginnen Sie erneut.',
+      'Diese Anmeldung mit itsme ist unbekannt, wurde bereits verwendet oder ist abgelaufen. Bitte starten Sie die Anmeldung erneut.',
+    'expired-login': 'Diese Anmeldung mit itsme ist abgelaufen. Bitte starten Sie die Anmeldung erneut.',
+    'used-login': 'Diese Anmeldung mit itsme wurde bereits verwendet. Bitte starten Sie die Anmeldung erneut.',
     cancelled: 'Die Anmeldung mit itsme wurde abgebrochen.',
     'itsme-expired':
       'Die Anmeldung mit itsme ist abgelaufen, bevor sie bestätigt wurde. Bitte versuchen Sie es erneut.',
-    'itsme-error': 'Die Anmeldung mit itsme ist fehlgeschlagen ({zignsecCode}).',
+    'itsme-error': 'Die Anmeldung mit itsme ist fehlgeschlagen ({zignsecCode}). Bitte versuchen Sie es später erneut.',
     'not-confirmed': 'Die Anmeldung mit itsme wurde nicht rechtzeitig bestätigt. Bitte versuchen Sie es erneut.',
     'no-subject': 'itsme hat nicht übermittelt, wer sich angemeldet hat. Bitte versuchen Sie es erneut.',
     'verify-refused': 'Anmeldung abgelehnt.',

@@ -177,7 +177,7 @@ export function checkAuthenticateOptions(
   production: boolean,
 ): void {
   if (options.language !== undefined && !LANGUAGES.includes(options.language)) {
-    throw new TypeError(`ItsMeStrategy language must be one of ${LANGUAGES.join(', ')}`);
+    throw new TypeError(`ItsMeStrategy authenticate option language must be one of ${LANGUAGES.join(', ')}`);
   }
   if (!starting) return;
   for (const name of ['callbackURL', 'errorCallbackURL'] as const) {

@@ -248,7 +248,9 @@ describe('failure codes', () => {
       }));
       expectFailure(outcome, 'itsme-error', 401);
       expect(outcome.info?.zignsecCode).to.equal('Internal Exception, ACCESS_DENIED_RP');
-      expect(outcome.info?.message).to.equal('The itsme login did not succeed (Internal Exception, ACCESS_DENIED_RP).');
+      expect(outcome.info?.message).to.equal(
+        'The itsme login did not succeed (Internal Exception, ACCESS_DENIED_RP). Please try again later.',
+      );
     });
 
     it('should cut the list of ZignSec codes in the message to a sane length', async () => {

@@ -517,7 +517,11 @@ describe('ZignSec faults', function () {
       {
         what: 'errors with an unknown code that echoes the API key',
         fault: json((id: string) => ({ id, state: 'Failed', errors: [`NOPE ${API_KEY}`] })),
-        outcome: { kind: 'fail', status: 401, message: /^The itsme login did not succeed \(NOPE \[redacted\]\)\.$/ },
+        outcome: {
+          kind: 'fail',
+          status: 401,
+          message: /^The itsme login did not succeed \(NOPE \[redacted\]\)\. Please try again later\.$/,
+        },
       },
       {
         what: 'an unknown state, polled as not final until the wait ends',

@@ -109,7 +109,9 @@ describe('messages', () => {
         for (const relayState of ['short', 'A'.repeat(43)]) {
           const outcome = await target.callback(new CookieJar(), relayState, language as ItsMeLanguage);
           expect(outcome.kind, `${language} ${relayState}`).to.equal('error');
-          expect(outcome.error?.message, language).to.match(/language must be one of fr, nl, en, de/);
+          expect(outcome.error?.message, language).to.match(
+            /^ItsMeStrategy authenticate option language must be one of fr, nl, en, de/,
+          );
         }
       }
     });

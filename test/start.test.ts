@@ -487,7 +487,7 @@ describe('start', () => {
         });
       const outcome = expectKind(await runStrategy(strategy({ timeout: 150 }), fakeRequest()), 'error');
       expect((outcome.error as ItsMeError).code).to.equal('ERR_ZIGNSEC_TIMEOUT');
-      expect(outcome.error.message).to.match(/timed out/);
+      expect(outcome.error.message).to.equal('ZignSec start call timed out: no complete answer within 150 ms');
       expect(calls).to.be.at.most(1);
       expect(nock.pendingMocks()).to.have.length(1);
     });
