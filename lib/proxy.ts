@@ -91,6 +91,7 @@ const KEY_MATERIAL = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'crl'] as const;
  * `secureContext`, so they go into the same context (a `minVersion` must hold beside a `ca`).
  */
 const CONTEXT_OPTIONS = [
+  'allowPartialTrustChain',
   'ciphers',
   'clientCertEngine',
   'dhparam',
@@ -114,7 +115,9 @@ const CONTEXT_OPTIONS = [
  * passphrase whole, the start of each key).
  */
 function withSecureContext(options: https.AgentOptions): https.AgentOptions {
-  if (options.secureContext !== undefined || !KEY_MATERIAL.some((name) => options[name] !== undefined)) return options;
+  const given = (name: string) => (options as Record<string, unknown>)[name] !== undefined;
+  // Built here whenever a context option is given, so that one Node refuses throws now, not at a login.
+  if (options.secureContext !== undefined || ![...KEY_MATERIAL, ...CONTEXT_OPTIONS].some(given)) return options;
   const context: Record<string, unknown> = {};
   const rest: https.AgentOptions = { ...options };
   for (const name of KEY_MATERIAL) {
@@ -127,7 +130,14 @@ function withSecureContext(options: https.AgentOptions): https.AgentOptions {
     const value = (options as Record<string, unknown>)[name];
     if (value !== undefined) context[name] = value;
   }
-  return { ...rest, secureContext: tls.createSecureContext(context as tls.SecureContextOptions) };
+  let secureContext: tls.SecureContext;
+  try {
+    secureContext = tls.createSecureContext(context as tls.SecureContextOptions);
+  } catch (err) {
+    // Node's message names the problem (no cipher match, a bad PEM, a wrong passphrase), never a key.
+    throw new TypeError(`createProxyAgent TLS options were refused: ${(err as Error).message}`);
+  }
+  return { ...rest, secureContext };
 }
 
 /** The `proxyHeaders` option as headers Node accepts, or a `TypeError` naming the header (never its value). */
@@ -227,13 +237,24 @@ class ProxyAgent extends https.Agent {
         agent: _agent,
         ...tlsOptions
       } = options as https.RequestOptions & tls.ConnectionOptions;
-      const secure = tls.connect({
-        ...tlsOptions,
-        socket,
-        host,
-        port,
-        ...(tlsOptions.servername === undefined && !isIp(host) ? { servername: host } : {}),
-      });
+      let secure: tls.TLSSocket;
+      try {
+        secure = tls.connect({
+          ...tlsOptions,
+          socket,
+          host,
+          port,
+          ...(tlsOptions.servername === undefined && !isIp(host) ? { servername: host } : {}),
+        });
+      } catch (err) {
+        // In a listener, a throw would end the process: the call fails instead.
+        socket.destroy();
+        done(
+          failure(`TLS to ${authority} could not start (${(err as Error).message})`, code(err as Error)),
+          undefined as unknown as Duplex,
+        );
+        return;
+      }
       done(null, secure);
     });
     connect.end();

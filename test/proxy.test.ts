@@ -28,13 +28,19 @@ const PROXY_USER = 'egress-user';
 const PROXY_PASSWORD = 'proxy-Pa55word-must-not-leak';
 const SUB = '1pjoxjqmuxdswhdqiarsxwsekxrwf1hfdvw9';
 
-/** A private CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
+/**
+ * A private CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl; and an
+ * intermediate CA under it with a server certificate of its own (sent with the intermediate).
+ */
 interface Pki {
   ca: Buffer;
   serverKey: Buffer;
   serverCert: Buffer;
   clientKey: Buffer;
   clientCert: Buffer;
+  intermediate: Buffer;
+  chainedKey: Buffer;
+  chainedCert: Buffer;
 }
 
 function makePki(dir: string): Pki {
@@ -42,30 +48,18 @@ function makePki(dir: string): Pki {
   const key = (name: string) => run('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', name);
   key('ca.key');
   run('req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=Bank Inspection CA', '-days', '2', '-out', 'ca.pem');
-  const leaf = (name: string, subject: string, ext: string) => {
+  const leaf = (name: string, subject: string, ext: string, issuer = 'ca') => {
     key(`${name}.key`);
     run('req', '-new', '-key', `${name}.key`, '-subj', subject, '-out', `${name}.csr`);
     writeFileSync(join(dir, `${name}.ext`), ext);
-    run(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      `${name}.ext`,
-      '-out',
-      `${name}.pem`,
-    );
+    const ca = ['-CA', `${issuer}.pem`, '-CAkey', `${issuer}.key`, '-CAcreateserial'];
+    run('x509', '-req', '-in', `${name}.csr`, ...ca, '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
   };
-  leaf('server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  const server = 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n';
+  leaf('server', '/CN=127.0.0.1', server);
   leaf('client', '/CN=bank-client', 'extendedKeyUsage=clientAuth\n');
+  leaf('inter', '/CN=Bank Issuing CA', 'basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign,cRLSign\n');
+  leaf('chained', '/CN=127.0.0.1', server, 'inter');
   const read = (name: string) => readFileSync(join(dir, name));
   // The child process of the NODE_DEBUG test reads the same files.
   return {
@@ -74,6 +68,9 @@ function makePki(dir: string): Pki {
     serverCert: read('server.pem'),
     clientKey: read('client.key'),
     clientCert: read('client.pem'),
+    intermediate: read('inter.pem'),
+    chainedKey: read('chained.key'),
+    chainedCert: Buffer.concat([read('chained.pem'), read('inter.pem')]),
   };
 }
 
@@ -519,6 +516,28 @@ describe('corporate networks', function () {
       }
     });
 
+    it('should apply allowPartialTrustChain beside an intermediate ca, as a plain https.Agent does', async () => {
+      const chained = await new HttpsZignSec(
+        { ...pki, serverKey: pki.chainedKey, serverCert: pki.chainedCert },
+        false,
+      ).listen();
+      try {
+        const partial = agent({ ca: pki.intermediate, allowPartialTrustChain: true });
+        const client = new ItsMeClient({ apiKey: API_KEY, baseURL: chained.url, agent: partial });
+        expect((await client.start()).id).to.be.a('string');
+        // Without it the intermediate alone is not a trust anchor: the control.
+        const strict = new ItsMeClient({
+          apiKey: API_KEY,
+          baseURL: chained.url,
+          agent: agent({ ca: pki.intermediate }),
+        });
+        expect((await rejection(strict.start())).code).to.equal('ERR_ZIGNSEC_NETWORK');
+        expect(chained.requests).to.have.length(1);
+      } finally {
+        await chained.close();
+      }
+    });
+
     it('should open the connection to the proxy from localAddress', async () => {
       const seen: string[] = [];
       const refusing = await rawProxy((socket) => {
@@ -604,6 +623,29 @@ describe('corporate networks', function () {
         expect((thrown as Error).message).to.match(message);
         expect((thrown as Error).message).to.not.include(token);
       }
+    });
+
+    it('should refuse TLS options Node refuses when the agent is made, not crash at the first call', () => {
+      for (const options of [
+        { ciphers: 'NOT-A-CIPHER' },
+        { secureProtocol: 'TLSv1_2_method', minVersion: 'TLSv1.2' as const },
+        { ca: pki.ca, ciphers: 'NOT-A-CIPHER' },
+      ]) {
+        expect(
+          () => createProxyAgent({ proxy: 'http://127.0.0.1:3128', ...options }),
+          JSON.stringify(options),
+        ).to.throw(TypeError, /^createProxyAgent TLS options were refused: /);
+      }
+    });
+
+    it('should fail the call, not the process, when TLS cannot start inside the tunnel', async () => {
+      // A servername Node's TLS refuses: tls.connect throws inside the tunnel's 'connect' listener.
+      const made = agent({ servername: 42 as unknown as string });
+      const client = new ItsMeClient({ apiKey: API_KEY, baseURL: zignsec.url, agent: made });
+      const error = await rejection(client.start());
+      expect(error.code).to.equal('ERR_ZIGNSEC_NETWORK');
+      expect(error.message).to.match(/TLS to 127\.0\.0\.1:\d+ could not start/);
+      expect(zignsec.requests).to.deep.equal([]);
     });
 
     it('should refuse a proxy password with a bare % as it refuses other bad proxy URLs, without quoting it', () => {

@@ -467,6 +467,34 @@ describe('several instances on Redis', function () {
       expect(await client.exists(`passport-itsme:webhook:${mine}`)).to.equal(0);
     });
 
+    it('should release with GET and DEL for a Redis user not allowed EVAL, as the store needed before', async () => {
+      const admin = await connect();
+      await admin.sendCommand([
+        'ACL',
+        'SETUSER',
+        'hook',
+        'on',
+        '>hook-pw',
+        '~passport-itsme:*',
+        '+set',
+        '+get',
+        '+del',
+      ]);
+      const url = new URL(redis.url);
+      url.username = 'hook';
+      url.password = 'hook-pw';
+      const limited = createClient({ url: url.href });
+      limited.on('error', () => {});
+      await limited.connect();
+      clients.push(limited);
+      const store = new RedisSeenStore({ client: limited });
+      for (const id of [randomUUID(), randomUUID()]) {
+        expect(await store.claim(id, 60_000)).to.equal('claimed');
+        await store.release(id);
+        expect(await admin.exists(`passport-itsme:webhook:${id}`), 'its claim is gone').to.equal(0);
+      }
+    });
+
     it('should handle the next delivery once Redis takes writes again, after a claim that outlived the timeout', async () => {
       const admin = await connect();
       const id = randomUUID();

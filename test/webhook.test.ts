@@ -758,6 +758,14 @@ describe('webhook receiver', () => {
         verifyWebhookSignature(signWebhook(body, 'k'), body, 'k', { format: 'timestamp' as 'timestamped' }),
       ].map((check) => (check.ok ? 'ok' : check.reason));
       expect(checks).to.deep.equal(['format', 'format', 'format', 'format', 'format', 'format']);
+      // A key read from a file as bytes is a key; an empty one is not.
+      expect(verifyWebhookSignature(signWebhook(body, 'k'), body, Buffer.from('k') as unknown as string).ok).to.equal(
+        true,
+      );
+      expect(verifyWebhookSignature(emptyKeyed, body, Buffer.alloc(0) as unknown as string)).to.deep.equal({
+        ok: false,
+        reason: 'format',
+      });
       // The same headers pass with sound settings, so it is the settings that were refused.
       expect(verifyWebhookSignature(stale, body, 'k', { now: 1_000_000 }).ok).to.equal(true);
       expect(verifyWebhookSignature(signWebhook(body, 'k'), body, 'k', { format: 'hex' }).ok).to.equal(true);

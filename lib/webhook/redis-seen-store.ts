@@ -32,8 +32,9 @@ export interface SeenKeyClient {
   del(key: string): Promise<unknown>;
   /**
    * `EVAL script numkeys key... arg...`, as node-redis takes it. Optional: with it, a release deletes
-   * the claim only if it is still this instance's, in one step; without it, a `GET` then a `DEL`, which
-   * can delete a claim another instance made in between (when this one's lapsed at that moment).
+   * the claim only if it is still this instance's, in one step; without it (or when Redis answers
+   * `NOPERM` or "unknown command" to it), a `GET` then a `DEL`, which can delete a claim another
+   * instance made in between (when this one's lapsed at that moment).
    */
   eval?(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
 }
@@ -71,6 +72,8 @@ export class RedisSeenStore implements SeenStore {
   readonly prefix: string;
   /** @internal */
   #client: SeenKeyClient;
+  /** @internal `false` once Redis refused `EVAL` to this client (ACL, a proxy without scripts). */
+  #eval = true;
   /** @internal This instance's claims not yet completed or released: id -> the value it set. */
   #claims = new Map<string, string>();
 
@@ -116,8 +119,17 @@ export class RedisSeenStore implements SeenStore {
     this.#claims.delete(id);
     if (mine === undefined) return;
     const key = this.prefix + id;
-    if (typeof this.#client.eval === 'function') await this.#client.eval(RELEASE, { keys: [key], arguments: [mine] });
-    else if (text(await this.#client.get(key)) === mine) await this.#client.del(key);
+    if (typeof this.#client.eval === 'function' && this.#eval) {
+      try {
+        await this.#client.eval(RELEASE, { keys: [key], arguments: [mine] });
+        return;
+      } catch (err) {
+        // A Redis user allowed only SET, GET and DEL (what this store needed before): those, then.
+        if (!/\bNOPERM\b|unknown command/i.test(String((err as Error)?.message))) throw err;
+        this.#eval = false;
+      }
+    }
+    if (text(await this.#client.get(key)) === mine) await this.#client.del(key);
   }
 }
 

@@ -41,6 +41,11 @@ const HEX_SHA256 = /^[0-9a-f]{64}$/i;
 const TIMESTAMP = /^\d{1,12}$/;
 const FORMATS: readonly unknown[] = ['hex', 'timestamped', 'any'] satisfies SignatureFormat[];
 
+/** A key `createHmac` takes that is not empty: a string, or the bytes of a key file. */
+function isKey(value: unknown): boolean {
+  return (typeof value === 'string' && value !== '') || (Buffer.isBuffer(value) && value.length > 0);
+}
+
 function isSeconds(value: unknown): boolean {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
@@ -60,9 +65,9 @@ export function signWebhook(rawBody: string | Buffer, key: string, options: { ti
 
 /**
  * Checks an `X-ZignSec-Hmac-SHA256` header against the raw body with a constant-time comparison.
- * Never throws. Settings that cannot be checked safely refuse every signature with `'format'`: a
- * key that is not a non-empty string, a `format` other than the three, a `tolerance` or `now` that
- * is not a finite number of 0 or more.
+ * Never throws. Settings that cannot be checked safely refuse every signature with `'format'`: an
+ * empty key or one that is neither a string nor a Buffer, a `format` other than the three, a
+ * `tolerance` or `now` that is not a finite number of 0 or more.
  */
 export function verifyWebhookSignature(
   header: string | string[] | undefined,
@@ -74,7 +79,7 @@ export function verifyWebhookSignature(
   const tolerance = options?.tolerance ?? 300;
   const now = options?.now ?? Math.floor(Date.now() / 1000);
   // An unset secret (`process.env.SECRET ?? ''`) or a misspelt option must not turn a check off.
-  if (typeof key !== 'string' || key === '' || !FORMATS.includes(format) || !isSeconds(tolerance) || !isSeconds(now)) {
+  if (!isKey(key) || !FORMATS.includes(format) || !isSeconds(tolerance) || !isSeconds(now)) {
     return { ok: false, reason: 'format' };
   }
   if (header === undefined || header === '') return { ok: false, reason: 'missing' };
