@@ -132,7 +132,13 @@ export class ItsMeStrategy extends PassportStrategy {
     const input = readRelayState(req);
     const starting = input.kind === 'absent';
     // At the start one copy of the options, so that the values checked are the values sent.
-    const login: Login = { actions: this, req, options: starting ? { ...options } : (options ?? {}), began };
+    const login: Login = {
+      actions: this,
+      req,
+      options: starting ? { ...options } : (options ?? {}),
+      began,
+      acted: false,
+    };
     try {
       checkAuthenticateOptions(login.options, starting, self.#production);
     } catch (err) {
