@@ -47,6 +47,8 @@ interface AppLogin {
 
 interface AppToken {
   user: AppUser;
+  /** The SHA-256 of the device key that collected it: the token works only beside that key. */
+  device: Buffer;
   expiresAt: number;
 }
 
@@ -86,6 +88,11 @@ export function mobileApi(options: MobileApiOptions): Router {
   router.post('/api/app/logins', express.json({ limit: '2kb' }), async (req, res) => {
     const device = deviceOf(req, res);
     if (!device) return;
+    // A body the JSON parser skipped (another content type) is not the JSON object the API takes.
+    if (req.get('content-length') !== '0' && req.get('content-length') !== undefined && !req.is('application/json')) {
+      refuse(res, 400, 'bad_body', 'The body must be a JSON object of at most 2 KB.');
+      return;
+    }
     sweep(logins, tokens, now());
     const language = (req.body as { language?: unknown } | undefined)?.language;
     if (language !== undefined && !LANGUAGES.includes(language as ItsMeLanguage)) {
@@ -172,7 +179,7 @@ export function mobileApi(options: MobileApiOptions): Router {
     if (login.outcome === 'approved' && login.user) {
       login.collected = true;
       const token = randomBytes(32).toString('base64url');
-      tokens.set(token, { user: login.user, expiresAt: at + tokenTtl });
+      tokens.set(token, { user: login.user, device, expiresAt: at + tokenTtl });
       res.json({ status: 'approved', token, expiresIn: Math.floor(tokenTtl / 1000), person: personOf(login.user) });
       return;
     }
@@ -182,8 +189,9 @@ export function mobileApi(options: MobileApiOptions): Router {
   });
 
   router.get('/api/app/me', (req, res) => {
-    const found = tokenOf(req);
-    if (!found || found.entry.expiresAt <= now()) {
+    const found = tokenOf(req, res);
+    if (found === null) return;
+    if (found === undefined) {
       res.set('www-authenticate', 'Bearer');
       refuse(res, 401, 'bad_token', 'Log in again.');
       return;
@@ -191,26 +199,53 @@ export function mobileApi(options: MobileApiOptions): Router {
     res.json({ person: personOf(found.entry.user) });
   });
 
+  // Ending a token that is unknown or expired is a no-op; ending one from another device is refused.
   router.post('/api/app/logout', (req, res) => {
-    const found = tokenOf(req);
-    if (found) tokens.delete(found.token);
+    const token = /^Bearer ([A-Za-z0-9_-]{43})$/.exec(req.get('authorization') ?? '')?.[1];
+    const entry = token ? tokens.get(token) : undefined;
+    if (token && entry && entry.expiresAt > now()) {
+      if (tokenOf(req, res) === null) return;
+      tokens.delete(token);
+    }
     res.status(204).end();
   });
 
-  // A body the JSON parser refused (not JSON, over 2 KB) is refused in JSON too, not with the site's HTML page.
-  router.use('/api/app', (err: unknown, _req: Request, res: Response, next: (err?: unknown) => void) => {
-    const status = (err as { status?: unknown; type?: unknown })?.status;
+  router.use('/api/app', (_req, res) => refuse(res, 404, 'not_found', 'No such call in this API.'));
+
+  // A body the JSON parser refused (not JSON, over 2 KB) is refused in JSON too, not with the site's HTML
+  // page; so is a path Express could not decode (`%E0%A4%A`), as the unknown login it names.
+  router.use('/api/app', (err: unknown, req: Request, res: Response, next: (err?: unknown) => void) => {
+    const { status, type } = (err ?? {}) as { status?: unknown; type?: unknown };
     if (typeof status !== 'number' || status < 400 || status > 499) {
       next(err);
       return;
     }
-    refuse(res, status, 'bad_body', 'The body must be a JSON object of at most 2 KB.');
+    if (typeof type === 'string' && type.startsWith('entity.')) {
+      refuse(res, status, 'bad_body', 'The body must be a JSON object of at most 2 KB.');
+      return;
+    }
+    if (req.path.startsWith('/logins/')) refuse(res, 404, 'unknown_login', 'This app started no such login.');
+    else refuse(res, 404, 'not_found', 'No such call in this API.');
   });
 
-  function tokenOf(req: Request): { token: string; entry: AppToken } | undefined {
-    const token = /^Bearer ([A-Za-z0-9_-]{43})$/.exec(req.get('authorization') ?? '')?.[1];
+  /**
+   * The app token of `Authorization: Bearer <token>`, when it is still valid and comes with the device
+   * key that collected it; `undefined` when there is none; `null` once a 401 was sent for a token
+   * that is unknown, expired or sent from another device.
+   */
+  function tokenOf(req: Request, res: Response): { token: string; entry: AppToken } | undefined | null {
+    const header = req.get('authorization');
+    if (header === undefined) return undefined;
+    const token = /^Bearer ([A-Za-z0-9_-]{43})$/.exec(header)?.[1];
     const entry = token ? tokens.get(token) : undefined;
-    return token && entry ? { token, entry } : undefined;
+    const key = req.get(DEVICE_KEY_HEADER);
+    const device = key && DEVICE_KEY.test(key) ? createHash('sha256').update(key).digest() : undefined;
+    if (!token || !entry || entry.expiresAt <= now() || !device || !same(entry.device, device)) {
+      res.set('www-authenticate', 'Bearer');
+      refuse(res, 401, 'bad_token', 'Log in again.');
+      return null;
+    }
+    return { token, entry };
   }
 
   function unavailable(res: Response, err: unknown): void {

@@ -96,11 +96,20 @@ describe('mobile-app demo', () => {
       const again = await call(app, 'GET', `/api/app/logins/${id}`);
       expect(again.status).to.equal(410);
       expect(again.json.code).to.equal('used');
-      const me = await call(app, 'GET', '/api/app/me', { token, device: null });
+      const me = await call(app, 'GET', '/api/app/me', { token });
       expect(me.status).to.equal(200);
       expect(me.json.person).to.include({ displayName: 'Anneleen Peeters', birthday: '1992-07-14' });
-      expect((await call(app, 'POST', '/api/app/logout', { token, device: null })).status).to.equal(204);
-      expect((await call(app, 'GET', '/api/app/me', { token, device: null })).status).to.equal(401);
+      // The token works only beside the device key that collected it.
+      for (const device of [OTHER, null]) {
+        const stolen = await call(app, 'GET', '/api/app/me', { token, device });
+        expect(stolen.status, String(device)).to.equal(401);
+        expect(stolen.json).to.deep.equal({ code: 'bad_token', message: 'Log in again.' });
+        if (device !== null) {
+          expect((await call(app, 'POST', '/api/app/logout', { token, device })).status, device).to.equal(401);
+        }
+      }
+      expect((await call(app, 'POST', '/api/app/logout', { token })).status).to.equal(204);
+      expect((await call(app, 'GET', '/api/app/me', { token })).status).to.equal(401);
     });
 
     it("should answer another caller's login exactly like an unknown one", async () => {
@@ -242,6 +251,28 @@ describe('mobile-app demo', () => {
       }
     });
 
+    it('should refuse a body of another type with 400 bad_body, starting no ZignSec session', async () => {
+      const starts = sim.sessionCount;
+      const response = await fetch(`${app.url}/api/app/logins`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', 'x-device-key': DEVICE },
+        body: '{"language":"nl"}',
+      });
+      expect(response.status).to.equal(400);
+      expect(((await response.json()) as { code: string }).code).to.equal('bad_body');
+      expect(sim.sessionCount).to.equal(starts);
+    });
+
+    it('should answer in JSON a login id Express cannot decode (404 unknown_login) and an unknown call (404 not_found)', async () => {
+      const undecodable = await call(app, 'GET', '/api/app/logins/%E0%A4%A');
+      expect({ status: undecodable.status, code: undecodable.json.code }).to.deep.equal({
+        status: 404,
+        code: 'unknown_login',
+      });
+      const unknown = await call(app, 'GET', '/api/app/nothing-here');
+      expect({ status: unknown.status, code: unknown.json.code }).to.deep.equal({ status: 404, code: 'not_found' });
+    });
+
     it('should serve the universal-link return page with an "open the app" button and no personal data', async () => {
       const page = await fetch(`${app.url}/app/return?relaystate=abc`);
       expect(page.status).to.equal(200);
@@ -293,8 +324,13 @@ describe('mobile-app demo', () => {
         await itsme.waitForURL(`${embedded.url}/app`);
         await itsme.getByRole('heading', { name: 'Jürgen Schmitz' }).waitFor();
         expect(await itsme.locator('#token').textContent()).to.equal(token);
-        // The token works against the API, like the app would use it.
-        const me = await fetch(`${embedded.url}/api/app/me`, { headers: { authorization: `Bearer ${token}` } });
+        // The token works against the API beside the app's device key, like the app would use it.
+        // (The page keeps it in localStorage, under 'demo-bank-app', as an app keeps it in its storage.)
+        const stored = await page.evaluate("localStorage.getItem('demo-bank-app')");
+        const deviceKey = (JSON.parse(String(stored)) as { deviceKey: string }).deviceKey;
+        const me = await fetch(`${embedded.url}/api/app/me`, {
+          headers: { authorization: `Bearer ${token}`, 'x-device-key': deviceKey },
+        });
         expect(((await me.json()) as { person: { displayName: string } }).person.displayName).to.equal(
           'Jürgen Schmitz',
         );
