@@ -228,6 +228,43 @@ describe('accessibility: axe-core WCAG 2.2 A/AA on every page, on a laptop and a
       }
     });
 
+    for (const viewport of [
+      { width: 360, height: 740 },
+      { width: 360, height: 640 },
+    ]) {
+      it(`should never hide the focused test person behind the sticky Confirm bar on a ${viewport.width}x${viewport.height} phone`, async () => {
+        const context = await browser.newContext({ viewport });
+        try {
+          const page = await context.newPage();
+          const hidden: string[] = [];
+          for (const language of ['en', 'fr', 'nl', 'de']) {
+            await page.goto(`${app.url}/`);
+            await page.getByLabel('Language of the itsme screen').selectOption(language);
+            await page.getByRole('button', { name: 'Log in with itsme' }).click();
+            await page.waitForURL(`${sim}/itsme/authorize/**`);
+            await page.keyboard.press('Tab'); // into the group of test persons
+            for (let i = 0; i < 5; i++) {
+              await page.keyboard.press('ArrowDown');
+              // WCAG 2.4.11: the focused control, its ring included, not entirely under the bar.
+              const focus = (await page.evaluate(`(() => {
+                const el = document.activeElement;
+                const r = el.getBoundingClientRect();
+                const bar = document.querySelector('form .actions').getBoundingClientRect();
+                const ring = 4;
+                return { value: el.value, under: r.top - ring >= bar.top && r.bottom + ring <= bar.bottom };
+              })()`)) as { value: string; under: boolean };
+              if (focus.under) hidden.push(`${language}: ${focus.value}`);
+            }
+            await page.locator('button[value="cancel"]').click();
+            await page.waitForURL(`${app.url}/`);
+          }
+          expect(hidden, 'focused test persons entirely behind the bar').to.deep.equal([]);
+        } finally {
+          await context.close();
+        }
+      });
+    }
+
     it('should show a clearly visible focus ring on every control, in the app and in the simulator', async () => {
       const context = await browser.newContext({ viewport: VIEWPORTS.desktop });
       try {

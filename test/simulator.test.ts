@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
+import net from 'node:net';
 import { expect } from 'chai';
 import { ItsMeClient, ItsMeError, toProfile, verifyWebhookSignature } from '../lib/index.js';
 import {
@@ -94,6 +95,36 @@ describe('simulator', () => {
         }
         expect(error, JSON.stringify(bad)).to.be.instanceOf(TypeError);
       }
+    });
+
+    it('should refuse an empty host, which would listen on every interface with an unusable url', async () => {
+      for (const host of ['', ' ']) {
+        let error: unknown;
+        try {
+          await startSimulator({ apiKey: KEY, host });
+        } catch (err) {
+          error = err;
+        }
+        expect(error, JSON.stringify(host)).to.be.instanceOf(TypeError);
+        expect((error as Error).message).to.match(/startSimulator host option/);
+      }
+    });
+
+    it('should answer 400 in JSON, not a 500, to a request target no URL parser takes', async () => {
+      const { port } = new URL(sim.url);
+      const reply = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () =>
+          socket.write('GET http://[ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'),
+        );
+        let text = '';
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(reply.split('\r\n')[0]).to.equal('HTTP/1.1 400 Bad Request');
+      expect(reply).to.include('"INVALID_REQUEST"');
     });
   });
 

@@ -60,7 +60,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
   const sim = await startSimulator({
     apiKey,
     port,
-    host: (values.host as string | undefined) ?? '127.0.0.1',
+    host: (values.host as string | undefined) || '127.0.0.1',
     ...(values['public-url'] ? { publicUrl: values['public-url'] as string } : {}),
     sessionTtl: ttl * 1000,
     session: { pendingPolls },

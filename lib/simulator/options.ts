@@ -74,6 +74,10 @@ export function checkOptions(options: SimulatorOptions): void {
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
     throw new TypeError('startSimulator port option must be a port number');
   }
+  // An empty host would listen on every interface, and give the unusable url `http://:port`.
+  if (options.host !== undefined && (typeof options.host !== 'string' || options.host.trim() === '')) {
+    throw new TypeError('startSimulator host option must be an address such as 127.0.0.1 (the default)');
+  }
   if (options.publicUrl !== undefined && !isWebUrl(options.publicUrl)) {
     throw new TypeError('startSimulator publicUrl option must be an absolute http(s) URL');
   }

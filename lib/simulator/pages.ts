@@ -132,6 +132,7 @@ input[type=radio]{accent-color:#c9380c;margin-top:5px;flex:none}
 .shared{font-size:14px;color:#4a4a4a}
 .actions{display:flex;gap:12px;margin-top:20px}
 form .actions{position:sticky;bottom:0;background:#fff;padding:12px 0;margin-bottom:-12px;z-index:1}
+html{scroll-padding-bottom:96px}
 button,.button{flex:1;font:inherit;font-weight:600;border-radius:24px;padding:12px 16px;border:2px solid #c9380c;cursor:pointer;text-align:center;text-decoration:none;min-height:48px}
 .approve{background:#c9380c;color:#fff}.cancel{background:#fff;color:#a52d08}
 .approve:hover{background:#a52d08}

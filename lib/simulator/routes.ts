@@ -24,7 +24,13 @@ export async function route(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://simulator').pathname;
+  let path: string;
+  try {
+    path = new URL(req.url ?? '/', 'http://simulator').pathname;
+  } catch {
+    // A request target no URL parser takes (`GET http://[`): the client's mistake, not the simulator's.
+    return sendJson(res, 400, { errors: [{ code: 'INVALID_REQUEST' }] });
+  }
   res.on('finish', () => engine.log(`${req.method} ${path} ${res.statusCode}`));
   if (path === '/v3/eid/itsme') {
     if (req.method !== 'POST') return sendJson(res, 405, { errors: [{ code: 'INVALID_REQUEST' }] });
