@@ -71,7 +71,10 @@ export interface ExampleAppOptions {
 }
 
 interface FlashSession {
+  /** Passport's failure messages (`failureMessage: true`): itsme's, in the language of the login. */
   messages?: string[];
+  /** The password form's refusal, in English like the page. */
+  passwordError?: string;
   notice?: string;
   /** The username typed before a wrong password, shown again in the form. */
   username?: string;
@@ -205,9 +208,15 @@ export function createApp(options: ExampleAppOptions): Express {
   app.get('/', (req, res) => {
     if (req.user) return res.redirect('/profile');
     const flash = flashOf(req);
-    const errors = flash.messages ?? [];
+    // itsme words its failures in the login's language, which is then the last one chosen (or English).
+    const spoken = flash.language ?? 'en';
+    const errors = [
+      ...(flash.messages ?? []).map((text) => ({ text, language: spoken })),
+      ...(flash.passwordError ? [{ text: flash.passwordError, language: 'en' as const }] : []),
+    ];
     const { notice, username } = flash;
     delete flash.messages;
+    delete flash.passwordError;
     delete flash.notice;
     delete flash.username;
     const language = LANGUAGES.find((l) => l === req.query.language) ?? flash.language ?? 'en';
@@ -241,7 +250,7 @@ export function createApp(options: ExampleAppOptions): Express {
         if (err) return next(err);
         if (!user) {
           const flash = flashOf(req);
-          flash.messages = [info?.message ?? 'Wrong username or password.'];
+          flash.passwordError = info?.message ?? 'Wrong username or password.';
           const typed: unknown = req.body?.username;
           if (typeof typed === 'string') flash.username = typed.slice(0, 100);
           return res.redirect('/');

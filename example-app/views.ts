@@ -21,7 +21,8 @@ export const LANGUAGES = Object.keys(LANGUAGE_NAMES) as readonly ItsMeLanguage[]
 /** The `<option>`s of a language menu, `selected` marked. */
 export function languageOptions(selected?: ItsMeLanguage): SafeHtml[] {
   return LANGUAGES.map(
-    (code) => html`<option value="${code}"${code === selected ? html` selected` : ''}>${LANGUAGE_NAMES[code]}</option>`,
+    (code) =>
+      html`<option value="${code}" lang="${code}"${code === selected ? html` selected` : ''}>${LANGUAGE_NAMES[code]}</option>`,
   );
 }
 
@@ -59,7 +60,8 @@ ${body}
 export function loginPage(
   ctx: PageContext,
   options: {
-    errors: string[];
+    /** Failure messages, each with the language it is written in (the page itself is English). */
+    errors: { text: string; language: ItsMeLanguage }[];
     notice?: string;
     language: ItsMeLanguage;
     /** The password form, when the app has the demo account; `username` fills it again after a wrong password. */
@@ -68,7 +70,10 @@ export function loginPage(
 ): string {
   const password = options.password;
   const alerts = [
-    ...options.errors.map((text) => html`<p class="alert error" role="alert">${text}</p>`),
+    ...options.errors.map(
+      ({ text, language }) =>
+        html`<p class="alert error" role="alert"${language === 'en' ? '' : html` lang="${language}"`}>${text}</p>`,
+    ),
     options.notice ? html`<p class="alert info" role="status">${options.notice}</p>` : '',
   ];
   const body = html`<section class="card" aria-labelledby="title">

@@ -301,8 +301,12 @@ describe('example app', () => {
     it('should keep the language chosen on the login page after a cancel', async () => {
       const jar = new CookieJar();
       const { landing } = await itsmeLogin(app, jar, { action: 'cancel' }, 'nl');
-      expect(landing.body).to.include('De aanmelding met itsme werd geannuleerd.');
-      expect(landing.body).to.include('<option value="nl" selected>Nederlands</option>');
+      // The Dutch message on the English page says it is Dutch, for screen readers (WCAG 3.1.2).
+      expect(landing.body).to.include(
+        '<p class="alert error" role="alert" lang="nl">De aanmelding met itsme werd geannuleerd.</p>',
+      );
+      expect(landing.body).to.include('<option value="nl" lang="nl" selected>Nederlands</option>');
+      expect(landing.body).to.include('<option value="fr" lang="fr">Français</option>');
     });
 
     it('should go back to the login page for a language itsme does not offer, without calling ZignSec', async () => {
