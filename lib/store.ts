@@ -156,6 +156,8 @@ export class SessionRelayStateStore implements RelayStateStore {
     if (stored === undefined) return undefined;
     const now = Date.now();
     const digest = digestRelayState(relayState);
+    // Used here within the TTL: an older copy of a cookie session still holds the pending login.
+    if (this.#recent.get(digest, now)?.reason === 'used') return undefined;
     const { entries, changed } = this.#live(stored, now);
     let found: Entry | undefined;
     const kept: Entry[] = [];

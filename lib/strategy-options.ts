@@ -44,7 +44,9 @@ export interface ItsMeStrategyOptionsBase {
   /** Sent as `webhook`: where ZignSec posts the result. Default: none. */
   webhookURL?: string;
   /**
-   * Where relaystate -> ZignSec session id is kept. Default: a {@link SessionRelayStateStore}. Each call
+   * Where relaystate -> ZignSec session id is kept. Default: a {@link SessionRelayStateStore} under the
+   * session key `'passport-itsme'` (`'passport-itsme:<name>'` for a strategy of another `name`, so that
+   * two strategies never take each other's pending logins). Each call
    * to any other store (a Redis or custom one) gets `timeout` ms; past it the login ends in `error()`
    * with `ERR_ITSME_STORE_TIMEOUT`, so a backend that is down does not hold callbacks.
    */

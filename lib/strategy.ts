@@ -82,6 +82,8 @@ export class ItsMeStrategy extends PassportStrategy {
   #verify: VerifyFunction | VerifyFunctionWithRequest;
   /** Each call to `store` within the `timeout` (none for the built-in session store). @internal */
   #limit: StoreLimit;
+  /** How long an id stays in `#consumed`: 15 minutes, or the store's `ttl` when longer. @internal */
+  #consumedTtl: number;
   /** ZignSec session ids whose callback ran in this process, to stop two parallel uses. @internal */
   #consumed = new BoundedMap<string, number>();
 
@@ -106,7 +108,15 @@ export class ItsMeStrategy extends PassportStrategy {
     this.#passReqToCallback = options.passReqToCallback === true;
     this.#production = isProduction(options);
     this.#verify = verify;
-    this.store = options.store ?? new SessionRelayStateStore();
+    // One session key per strategy name, so that two strategies never take each other's logins.
+    this.store =
+      options.store ?? new SessionRelayStateStore(this.name === 'itsme' ? {} : { key: `passport-itsme:${this.name}` });
+    const storeTtl = (this.store as { ttl?: unknown }).ttl;
+    // Kept at least as long as a pending login lives: a cookie session's older copy still holds it.
+    this.#consumedTtl = Math.max(
+      CONSUMED_TTL,
+      typeof storeTtl === 'number' && Number.isFinite(storeTtl) ? storeTtl : 0,
+    );
     this.#limit = storeLimit(this.store, options.timeout ?? 10_000);
     this.client = new ItsMeClient({
       apiKey: options.apiKey,
@@ -296,7 +306,7 @@ export class ItsMeStrategy extends PassportStrategy {
     const now = Date.now();
     this.#consumed.makeRoom(CONSUMED_MAX, (expires) => expires > now);
     if (this.#consumed.has(sessionId)) return false;
-    this.#consumed.set(sessionId, now + CONSUMED_TTL);
+    this.#consumed.set(sessionId, now + this.#consumedTtl);
     return true;
   }
 }

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import cookieSession from 'cookie-session';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import passport from 'passport';
-import { ItsMeStrategy } from '../lib/index.js';
+import { ItsMeStrategy, SessionRelayStateStore } from '../lib/index.js';
 import { DEFAULT_PERSONAS } from '../lib/simulator/index.js';
 import { type CookieSessionTestApp, readCookieSession, startCookieSessionApp } from './frameworks/cookie-session.js';
 import { answerItsMe, itsmeLogin, json, startItsMe } from './frameworks/login.js';
@@ -114,6 +114,73 @@ describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () =>
       expect((await browse(status, before)).status, 'with the cookie before the login').to.equal(403);
       expect(zs.resultReads()).to.equal(reads);
       expect(app.verified).to.have.length(1);
+    });
+
+    it('should refuse the cookie from before the login for as long as a pending login lives (ttl 1 h, 16 minutes later)', async () => {
+      const app = await startCookieSessionApp({
+        zignsec: { url: zs.sim.url, apiKey: KEY },
+        strategy: { store: new SessionRelayStateStore({ ttl: 60 * 60_000 }) },
+      });
+      apps.push(app);
+      const jar = new CookieJar();
+      const redirectUrl = await startItsMe(app.url, jar);
+      const before = copyOf(jar);
+      const trip = await answerItsMe(redirectUrl, jar, { action: 'approve' });
+      expect((await browse(trip.callbackUrl, jar)).location).to.equal('/me');
+      const reads = zs.resultReads();
+      const status = trip.callbackUrl.replace('/callback?', '/callback/status?');
+      // Past the strategy's 15 minutes of used ids, still within the pending login's hour.
+      const real = Date.now;
+      Date.now = () => real() + 16 * 60_000;
+      try {
+        expect((await browse(status, copyOf(before))).status).to.equal(403);
+      } finally {
+        Date.now = real;
+      }
+      expect(zs.resultReads()).to.equal(reads);
+      expect(app.verified).to.have.length(1);
+    });
+
+    it("should not let a second strategy (another name, the default store) complete the first one's login", async () => {
+      const web = express();
+      const instance = new passport.Passport();
+      web.use(cookieSession({ name: 'session', keys: ['two-strategies-key'], httpOnly: true, sameSite: 'lax' }));
+      web.use((req: Request, _res: Response, next: NextFunction) => {
+        const session = req.session as unknown as Record<string, unknown> | null;
+        if (session && !session.regenerate) session.regenerate = (done: () => void) => done();
+        if (session && !session.save) session.save = (done: () => void) => done();
+        next();
+      });
+      web.use(instance.session());
+      instance.serializeUser((user, done) => done(null, user));
+      const ran: string[] = [];
+      for (const name of ['itsme', 'itsme-stepup']) {
+        web.get(`/${name}`, instance.authenticate(name));
+        web.get(`/${name}/callback`, instance.authenticate(name), (req, res) => res.json(req.user ?? null));
+      }
+      const server = await listen(web);
+      apps.push({ close: () => server.close() } as CookieSessionTestApp);
+      for (const name of ['itsme', 'itsme-stepup']) {
+        instance.use(
+          new ItsMeStrategy(
+            { name, baseURL: zs.sim.url, apiKey: KEY, callbackURL: `${server.url}/${name}/callback` },
+            (profile, done) => {
+              ran.push(name);
+              done(null, { id: profile.id });
+            },
+          ),
+        );
+      }
+      const jar = new CookieJar();
+      const started = await browse(`${server.url}/itsme`, jar);
+      const trip = await answerItsMe(String(started.location), jar, { action: 'approve' });
+      const relayState = new URL(trip.callbackUrl).searchParams.get('relaystate');
+      const elsewhere = await browse(`${server.url}/itsme-stepup/callback?relaystate=${relayState}`, copyOf(jar));
+      expect(elsewhere.status).to.equal(403);
+      expect(ran).to.deep.equal([]);
+      // The login is still whole for its own strategy.
+      expect((await browse(trip.callbackUrl, jar)).status).to.equal(200);
+      expect(ran).to.deep.equal(['itsme']);
     });
 
     it("should refuse another browser's callback with 403 and let the right browser finish", async () => {

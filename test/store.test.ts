@@ -99,10 +99,19 @@ describe('store', () => {
 
     it('should ignore junk found under its key', async () => {
       const store = new SessionRelayStateStore();
-      const rs = relayState();
-      for (const junk of ['text', 42, null, [1, 2], { [rs]: 'not an entry' }, { [rs]: { id: 1, exp: 'later' } }]) {
+      for (const make of [
+        () => 'text',
+        () => 42,
+        () => null,
+        () => [1, 2],
+        (rs: string) => ({ [rs]: 'not an entry' }),
+        (rs: string) => ({ [rs]: { id: 1, exp: 'later' } }),
+      ]) {
+        // A fresh relaystate each time: a used one is refused by this store for its TTL.
+        const rs = relayState();
+        const junk = make(rs);
         const req = requestWith({ 'passport-itsme': junk });
-        expect(await store.take(req, rs)).to.equal(undefined);
+        expect(await store.take(req, rs), JSON.stringify(junk)).to.equal(undefined);
         await store.save(req, rs, { sessionId: 'zs-1', createdAt: Date.now() });
         expect((await store.take(req, rs))?.sessionId).to.equal('zs-1');
       }
@@ -407,13 +416,20 @@ describe('store', () => {
       expect(session).to.not.have.property('passport-itsme');
       expect(await store.take(requestWith(session), old)).to.equal(undefined);
 
+      // An older copy of that session (a cookie kept from before): this store remembers the use.
+      const copy: Record<string, unknown> = { 'passport-itsme': { [old]: { id: 'zs-old', exp } } };
+      expect(await store.take(requestWith(copy), old)).to.equal(undefined);
+      expect(store.explain(requestWith(copy), old)).to.equal('used');
+
+      // On an instance that never saw it, a save converts the old layout and the login completes once.
+      const other = new SessionRelayStateStore();
       const upgraded: Record<string, unknown> = { 'passport-itsme': { [old]: { id: 'zs-old', exp } } };
-      await store.save(requestWith(upgraded), next, { sessionId: 'zs-next', createdAt: Date.now() });
+      await other.save(requestWith(upgraded), next, { sessionId: 'zs-next', createdAt: Date.now() });
       expect(JSON.stringify(upgraded), 'rewritten without the relaystate').to.not.include(old);
       expect(stored(upgraded)).to.have.length(2);
-      expect((await store.take(requestWith(upgraded), old))?.sessionId).to.equal('zs-old');
-      expect((await store.take(requestWith(upgraded), expired))?.sessionId).to.equal(undefined);
-      expect((await store.take(requestWith(upgraded), next))?.sessionId).to.equal('zs-next');
+      expect((await other.take(requestWith(upgraded), old))?.sessionId).to.equal('zs-old');
+      expect((await other.take(requestWith(upgraded), expired))?.sessionId).to.equal(undefined);
+      expect((await other.take(requestWith(upgraded), next))?.sessionId).to.equal('zs-next');
     });
   });
 
