@@ -46,6 +46,22 @@ describe('fastify', () => {
         expect((app.verified[0] as ItsMeProfile).emails?.[0]?.value).to.equal(ANNELEEN?.email);
       });
 
+      it('should show each failure message once, so 40 failures in a row leave a small session cookie', async () => {
+        const app = await start(session);
+        const jar = new CookieJar();
+        await browse(`${app.url}/login`, jar);
+        for (let i = 0; i < 40; i++) {
+          const back = await browse(
+            `${app.url}/callback?relaystate=${'A'.repeat(40)}${String(i).padStart(3, '0')}`,
+            jar,
+          );
+          expect(back.location).to.equal('/failed');
+          expect((json(await browse(`${app.url}/failed`, jar)) as { messages: string[] }).messages).to.have.length(1);
+        }
+        const cookies = [...jar.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+        expect(cookies.length).to.be.below(1024);
+      });
+
       it('should send a per-login callbackURL to ZignSec and complete the login at that route', async () => {
         const app = await start(session);
         const jar = new CookieJar();

@@ -103,6 +103,8 @@ export async function startFastifyApp(options: FastifyAppOptions): Promise<Fasti
   });
   app.get('/failed', async (request, reply) => {
     const messages = (request.session.get('messages') as string[] | undefined) ?? [];
+    // Read once: kept, they would pile up in the session (a secure-session cookie past 4 KB is dropped).
+    (request.session as unknown as { set(key: string, value: unknown): void }).set('messages', undefined);
     return reply.code(401).send({ messages });
   });
   app.setErrorHandler((err: Error & { code?: unknown }, _request, reply) => {
