@@ -101,15 +101,20 @@ describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () =>
   });
 
   describe('replay', () => {
-    it('should refuse a replayed callback with 403 without asking ZignSec, even with the cookie from before the login', async () => {
-      const app = await start();
+    /** A login approved and completed on `app`: its cookies after, a copy from before the callback, its status URL. */
+    async function completedLogin(app: CookieSessionTestApp) {
       const jar = new CookieJar();
       const redirectUrl = await startItsMe(app.url, jar);
       const before = copyOf(jar);
       const trip = await answerItsMe(redirectUrl, jar, { action: 'approve' });
       expect((await browse(trip.callbackUrl, jar)).location).to.equal('/me');
+      return { jar, before, status: trip.callbackUrl.replace('/callback?', '/callback/status?') };
+    }
+
+    it('should refuse a replayed callback with 403 without asking ZignSec, even with the cookie from before the login', async () => {
+      const app = await start();
+      const { jar, before, status } = await completedLogin(app);
       const reads = zs.resultReads();
-      const status = trip.callbackUrl.replace('/callback?', '/callback/status?');
       expect((await browse(status, jar)).status, 'with the cookie after the login').to.equal(403);
       expect((await browse(status, before)).status, 'with the cookie before the login').to.equal(403);
       expect(zs.resultReads()).to.equal(reads);
@@ -122,13 +127,8 @@ describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () =>
         strategy: { store: new SessionRelayStateStore({ ttl: 60 * 60_000 }) },
       });
       apps.push(app);
-      const jar = new CookieJar();
-      const redirectUrl = await startItsMe(app.url, jar);
-      const before = copyOf(jar);
-      const trip = await answerItsMe(redirectUrl, jar, { action: 'approve' });
-      expect((await browse(trip.callbackUrl, jar)).location).to.equal('/me');
+      const { before, status } = await completedLogin(app);
       const reads = zs.resultReads();
-      const status = trip.callbackUrl.replace('/callback?', '/callback/status?');
       // Past the strategy's 15 minutes of used ids, still within the pending login's hour.
       const real = Date.now;
       Date.now = () => real() + 16 * 60_000;
