@@ -189,23 +189,17 @@ export function mobileApi(options: MobileApiOptions): Router {
   });
 
   router.get('/api/app/me', (req, res) => {
-    const found = tokenOf(req, res);
-    if (found === null) return;
-    if (found === undefined) {
-      res.set('www-authenticate', 'Bearer');
-      refuse(res, 401, 'bad_token', 'Log in again.');
-      return;
-    }
+    const found = tokenOf(req);
+    if (!found || !fromItsDevice(req, found.entry)) return badToken(res);
     res.json({ person: personOf(found.entry.user) });
   });
 
   // Ending a token that is unknown or expired is a no-op; ending one from another device is refused.
   router.post('/api/app/logout', (req, res) => {
-    const token = /^Bearer ([A-Za-z0-9_-]{43})$/.exec(req.get('authorization') ?? '')?.[1];
-    const entry = token ? tokens.get(token) : undefined;
-    if (token && entry && entry.expiresAt > now()) {
-      if (tokenOf(req, res) === null) return;
-      tokens.delete(token);
+    const found = tokenOf(req);
+    if (found) {
+      if (!fromItsDevice(req, found.entry)) return badToken(res);
+      tokens.delete(found.token);
     }
     res.status(204).end();
   });
@@ -228,24 +222,11 @@ export function mobileApi(options: MobileApiOptions): Router {
     else refuse(res, 404, 'not_found', 'No such call in this API.');
   });
 
-  /**
-   * The app token of `Authorization: Bearer <token>`, when it is still valid and comes with the device
-   * key that collected it; `undefined` when there is none; `null` once a 401 was sent for a token
-   * that is unknown, expired or sent from another device.
-   */
-  function tokenOf(req: Request, res: Response): { token: string; entry: AppToken } | undefined | null {
-    const header = req.get('authorization');
-    if (header === undefined) return undefined;
-    const token = /^Bearer ([A-Za-z0-9_-]{43})$/.exec(header)?.[1];
+  /** The app token of `Authorization: Bearer <token>` and what it stands for, while it is valid. */
+  function tokenOf(req: Request): { token: string; entry: AppToken } | undefined {
+    const token = /^Bearer ([A-Za-z0-9_-]{43})$/.exec(req.get('authorization') ?? '')?.[1];
     const entry = token ? tokens.get(token) : undefined;
-    const key = req.get(DEVICE_KEY_HEADER);
-    const device = key && DEVICE_KEY.test(key) ? createHash('sha256').update(key).digest() : undefined;
-    if (!token || !entry || entry.expiresAt <= now() || !device || !same(entry.device, device)) {
-      res.set('www-authenticate', 'Bearer');
-      refuse(res, 401, 'bad_token', 'Log in again.');
-      return null;
-    }
-    return { token, entry };
+    return token && entry && entry.expiresAt > now() ? { token, entry } : undefined;
   }
 
   function unavailable(res: Response, err: unknown): void {
@@ -286,17 +267,33 @@ function personOf(user: AppUser): Record<string, unknown> {
 }
 
 function deviceOf(req: Request, res: Response): Buffer | undefined {
-  const key = req.get(DEVICE_KEY_HEADER);
-  if (!key || !DEVICE_KEY.test(key)) {
+  const device = deviceHash(req);
+  if (!device) {
     refuse(
       res,
       401,
       'device_key_required',
       `Send ${DEVICE_KEY_HEADER}: a random key of 22 to 128 base64url characters.`,
     );
-    return undefined;
   }
-  return createHash('sha256').update(key).digest();
+  return device;
+}
+
+/** The SHA-256 of the request's well-formed device key, or `undefined`. */
+function deviceHash(req: Request): Buffer | undefined {
+  const key = req.get(DEVICE_KEY_HEADER);
+  return key && DEVICE_KEY.test(key) ? createHash('sha256').update(key).digest() : undefined;
+}
+
+/** Whether the request carries the device key that collected the token of `entry`. */
+function fromItsDevice(req: Request, entry: AppToken): boolean {
+  const device = deviceHash(req);
+  return device !== undefined && same(entry.device, device);
+}
+
+function badToken(res: Response): void {
+  res.set('www-authenticate', 'Bearer');
+  refuse(res, 401, 'bad_token', 'Log in again.');
 }
 
 function same(a: Buffer, b: Buffer): boolean {
