@@ -26,12 +26,6 @@ function relayStateLike(value: unknown, out = new Set<string>()): Set<string> {
   return out;
 }
 
-function copyOf(jar: CookieJar): CookieJar {
-  const copy = new CookieJar();
-  for (const [name, value] of jar.cookies) copy.cookies.set(name, value);
-  return copy;
-}
-
 describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () => {
   const zs = useSimulator(KEY);
   const apps: CookieSessionTestApp[] = [];
@@ -105,7 +99,7 @@ describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () =>
     async function completedLogin(app: CookieSessionTestApp) {
       const jar = new CookieJar();
       const redirectUrl = await startItsMe(app.url, jar);
-      const before = copyOf(jar);
+      const before = jar.copy();
       const trip = await answerItsMe(redirectUrl, jar, { action: 'approve' });
       expect((await browse(trip.callbackUrl, jar)).location).to.equal('/me');
       return { jar, before, status: trip.callbackUrl.replace('/callback?', '/callback/status?') };
@@ -133,7 +127,7 @@ describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () =>
       const real = Date.now;
       Date.now = () => real() + 16 * 60_000;
       try {
-        expect((await browse(status, copyOf(before))).status).to.equal(403);
+        expect((await browse(status, before.copy())).status).to.equal(403);
       } finally {
         Date.now = real;
       }
@@ -175,7 +169,7 @@ describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () =>
       const started = await browse(`${server.url}/itsme`, jar);
       const trip = await answerItsMe(String(started.location), jar, { action: 'approve' });
       const relayState = new URL(trip.callbackUrl).searchParams.get('relaystate');
-      const elsewhere = await browse(`${server.url}/itsme-stepup/callback?relaystate=${relayState}`, copyOf(jar));
+      const elsewhere = await browse(`${server.url}/itsme-stepup/callback?relaystate=${relayState}`, jar.copy());
       expect(elsewhere.status).to.equal(403);
       expect(ran).to.deep.equal([]);
       // The login is still whole for its own strategy.
@@ -212,7 +206,7 @@ describe('cookie-session (Express 5, passport 0.7, regenerate/save shim)', () =>
       for (const candidate of candidates) {
         const attempt = await browse(
           `${app.url}/callback/status?relaystate=${encodeURIComponent(candidate)}`,
-          copyOf(attacker),
+          attacker.copy(),
         );
         expect(attempt.status, `attacker with ${candidate}: ${attempt.body}`).to.equal(403);
       }

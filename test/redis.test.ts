@@ -141,8 +141,7 @@ describe('several instances on Redis', function () {
     it('should refuse a replay on instance A after instance B used the relaystate', async () => {
       const jar = new CookieJar();
       const relayState = await begin(a, jar);
-      const before = new CookieJar();
-      for (const [k, v] of jar.cookies) before.cookies.set(k, v);
+      const before = jar.copy();
       const gets = stub.gets.length;
       expect((await browse(`${b.url}/callback/raw?relaystate=${relayState}`, jar)).status).to.equal(200);
       // With the browser's current cookie, and with the cookie it had before logging in.
@@ -233,8 +232,7 @@ describe('several instances on Redis', function () {
       const jar = new CookieJar();
       const relayState = await begin(a, jar);
       const before = a.verified.length + b.verified.length;
-      const oldCookie = new CookieJar();
-      for (const [name, value] of jar.cookies) oldCookie.cookies.set(name, value);
+      const oldCookie = jar.copy();
       // Tab 2 loads the session and waits for ZignSec; tab 1 completes its login on B meanwhile.
       const held = stub.holdNextStart();
       const tab2 = browse(`${a.url}/login`, oldCookie);

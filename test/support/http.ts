@@ -29,6 +29,13 @@ export async function listen(handler: http.RequestListener): Promise<Listening> 
 export class CookieJar {
   readonly cookies = new Map<string, string>();
 
+  /** Another jar holding these cookies as they are now: a copy of the browser's cookies, kept. */
+  copy(): CookieJar {
+    const copy = new CookieJar();
+    for (const [name, value] of this.cookies) copy.cookies.set(name, value);
+    return copy;
+  }
+
   header(): string {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   }
