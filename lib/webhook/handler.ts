@@ -33,6 +33,9 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
   const client = settings.client;
   // A seen-store call that never settles must not hold its id (and every later delivery of it).
   const storeTimeout = client.timeout;
+  /** One seen-store call, cut off after `storeTimeout`. */
+  const seen = <T>(method: string, value: T | PromiseLike<T>, late?: (settled: T) => unknown): Promise<T> =>
+    within(value, storeTimeout, () => new Error(`seenStore.${method} did not settle within ${storeTimeout} ms`), late);
   // The claim outlives the longest read of the result, and leaves onResult its 2 minutes after it.
   const claimTtl = CLAIM_TTL + Math.max(settings.pendingTimeout, client.timeout);
   const running = new Map<string, Promise<Outcome>>();
@@ -81,7 +84,7 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
     let claim: string;
     try {
       // A claim that comes back 'claimed' after its time ran out is released: nobody handles it.
-      claim = await within(seenStore.claim(id, claimTtl), storeTimeout, unsettled('claim', storeTimeout), (late) => {
+      claim = await seen('claim', seenStore.claim(id, claimTtl), (late) => {
         if (late === 'claimed') return seenStore.release(id);
       });
     } catch (err) {
@@ -116,9 +119,8 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
       else guard.forget(id);
     }
     try {
-      if (outcome.outcome === 'handled')
-        await within(seenStore.complete(id, seenTtl), storeTimeout, unsettled('complete', storeTimeout));
-      else await within(seenStore.release(id), storeTimeout, unsettled('release', storeTimeout));
+      if (outcome.outcome === 'handled') await seen('complete', seenStore.complete(id, seenTtl));
+      else await seen('release', seenStore.release(id));
     } catch (err) {
       report(err, req);
     }
@@ -191,9 +193,4 @@ function isUnknownSession(value: unknown): boolean {
   const { status, errors } = (value ?? {}) as { status?: number; errors?: { code: string }[] };
   if (value instanceof ItsMeError && status === 404) return true;
   return Array.isArray(errors) && errors.some((e) => e.code.toUpperCase() === 'SESSION_NOT_FOUND');
-}
-
-/** The error of a seen-store call that did not settle within `ms`. */
-function unsettled(method: string, ms: number): () => Error {
-  return () => new Error(`seenStore.${method} did not settle within ${ms} ms`);
 }
