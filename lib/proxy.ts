@@ -115,20 +115,16 @@ const CONTEXT_OPTIONS = [
  * passphrase whole, the start of each key).
  */
 function withSecureContext(options: https.AgentOptions): https.AgentOptions {
-  const given = (name: string) => (options as Record<string, unknown>)[name] !== undefined;
+  const all = options as Record<string, unknown>;
+  const names = [...KEY_MATERIAL, ...CONTEXT_OPTIONS].filter((name) => all[name] !== undefined);
   // Built here whenever a context option is given, so that one Node refuses throws now, not at a login.
-  if (options.secureContext !== undefined || ![...KEY_MATERIAL, ...CONTEXT_OPTIONS].some(given)) return options;
+  if (options.secureContext !== undefined || names.length === 0) return options;
   const context: Record<string, unknown> = {};
-  const rest: https.AgentOptions = { ...options };
-  for (const name of KEY_MATERIAL) {
-    if (options[name] === undefined) continue;
-    context[name] = options[name];
-    delete rest[name];
-  }
-  // Kept in the agent's options too (they hold no secret), for whatever else reads them there.
-  for (const name of CONTEXT_OPTIONS) {
-    const value = (options as Record<string, unknown>)[name];
-    if (value !== undefined) context[name] = value;
+  const rest: Record<string, unknown> = { ...options };
+  for (const name of names) {
+    context[name] = all[name];
+    // The other context options stay in the agent's options too: they hold no secret.
+    if ((KEY_MATERIAL as readonly string[]).includes(name)) delete rest[name];
   }
   let secureContext: tls.SecureContext;
   try {
@@ -137,7 +133,7 @@ function withSecureContext(options: https.AgentOptions): https.AgentOptions {
     // Node's message names the problem (no cipher match, a bad PEM, a wrong passphrase), never a key.
     throw new TypeError(`createProxyAgent TLS options were refused: ${(err as Error).message}`);
   }
-  return { ...rest, secureContext };
+  return { ...(rest as https.AgentOptions), secureContext };
 }
 
 /** The `proxyHeaders` option as headers Node accepts, or a `TypeError` naming the header (never its value). */
