@@ -130,15 +130,13 @@ export function checkOptions(options: ItsMeStrategyOptions | ItsMeStrategyOption
       throw new TypeError(`ItsMeStrategy ${name} option must not hold the API key: ZignSec sends the browser there`);
     }
   }
-  if (options.webhookURL !== undefined && !isHttpUrl(options.webhookURL)) {
-    throw new TypeError('ItsMeStrategy webhookURL option must be an absolute http(s) URL');
-  }
-  if (options.webhookURL !== undefined && production && plainHttp(options.webhookURL)) {
-    throw new TypeError(`ItsMeStrategy webhookURL option ${PRODUCTION_HTTPS}`);
-  }
-  if (options.webhookURL !== undefined && holdsSecret(options.webhookURL, options.apiKey)) {
+  const webhook = options.webhookURL;
+  if (webhook !== undefined) {
+    if (!isHttpUrl(webhook)) throw new TypeError('ItsMeStrategy webhookURL option must be an absolute http(s) URL');
+    if (production && plainHttp(webhook)) throw new TypeError(`ItsMeStrategy webhookURL option ${PRODUCTION_HTTPS}`);
     // ItsMeClient.start refuses any start body that holds the key: say so now, not at every login.
-    throw new TypeError('ItsMeStrategy webhookURL option must not hold the API key');
+    if (holdsSecret(webhook, options.apiKey))
+      throw new TypeError('ItsMeStrategy webhookURL option must not hold the API key');
   }
   if (options.language !== undefined && !LANGUAGES.includes(options.language)) {
     throw new TypeError(`ItsMeStrategy language option must be one of ${LANGUAGES.join(', ')}`);
